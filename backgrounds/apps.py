@@ -2,4 +2,4 @@ from django.apps import AppConfig
 
 
 class BackgroundsConfig(AppConfig):
-    name = 'backgrounds'
+    name = "backgrounds"

@@ -2,4 +2,4 @@ from django.apps import AppConfig
 
 
 class CompositingConfig(AppConfig):
-    name = 'compositing'
+    name = "compositing"
