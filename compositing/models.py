@@ -23,6 +23,8 @@ composite_source_path = _composite_file_path("source")
 composite_mask_path = _composite_file_path("mask")
 composite_result_path = _composite_file_path("result")
 composite_thumbnail_path = _composite_file_path("thumb")
+# Migrations refer to upload_to functions by their __name__ ("composite_thumb_path").
+composite_thumb_path = composite_thumbnail_path
 composite_background_path = _composite_file_path("background")
 
 
@@ -84,6 +86,10 @@ class Composite(models.Model):
         upload_to=composite_background_path, max_length=255, blank=True
     )
     color = models.CharField(max_length=7, blank=True)  # "#RRGGBB" for Mode.COLOR
+    # The composite whose stored source and mask a re-composite reused (no model call).
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="recomposites"
+    )
     output_format = models.CharField(max_length=4, choices=Format.choices, default=Format.JPG)
 
     status = models.CharField(
