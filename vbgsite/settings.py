@@ -226,18 +226,25 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 # REST API.
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        # Several named tokens per person (accounts.ApiToken): "Authorization: Token <key>".
+        "accounts.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 20,
+    "DEFAULT_THROTTLE_CLASSES": [
+        "vbgsite.throttles.UserRateThrottle",
+        "vbgsite.throttles.AnonRateThrottle",
+    ],
     "DEFAULT_THROTTLE_RATES": {
         "user": env_str("VBG_API_RATE_USER", "600/hour"),
         "composite": env_str("VBG_API_RATE_COMPOSITE", "120/hour"),
         "anon": env_str("VBG_API_RATE_ANON", "60/hour"),
+        "auth": env_str("VBG_API_RATE_AUTH", "20/hour"),
     },
+    "EXCEPTION_HANDLER": "vbgsite.api_errors.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Virtual background studio API",
@@ -246,6 +253,15 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Separate request/response components, so multipart file fields appear as binary.
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    # No calls to swagger.io's validator: the docs page uses our own static files only.
+    "SWAGGER_UI_SETTINGS": {
+        "deepLinking": True,
+        "persistAuthorization": True,
+        "validatorUrl": None,
+    },
 }
 
 # Security: safe defaults in production (DEBUG off).
