@@ -1,3 +1,124 @@
-from django.shortcuts import render
+"""Account pages: sign up, sign in/out, password change, API tokens, delete account."""
 
-# Create your views here.
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import login, logout
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse_lazy
+from django.views.decorators.http import require_http_methods, require_POST
+
+from accounts import services, throttle
+from accounts.forms import DeleteAccountForm, SignUpForm, TokenCreateForm
+from accounts.models import ApiToken
+from compositing.errors import CompositingError, NotFound
+
+
+@require_http_methods(["GET", "POST"])
+def signup(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect(settings.LOGIN_REDIRECT_URL)
+    form = SignUpForm(request.POST or None)
+    if request.method == "POST":
+        if form.is_valid():
+            user = form.save()
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            messages.success(request, f"Welcome, {user.get_username()}! Your account is ready.")
+            return redirect(settings.LOGIN_REDIRECT_URL)
+        return render(request, "registration/signup.html", {"form": form}, status=400)
+    return render(request, "registration/signup.html", {"form": form})
+
+
+class ThrottledLoginView(auth_views.LoginView):
+    """Django's LoginView, refusing further attempts after repeated failures."""
+
+    template_name = "registration/login.html"
+    redirect_authenticated_user = True
+
+    def post(self, request, *args, **kwargs):
+        username = request.POST.get("username", "")
+        ip = throttle.client_ip(request)
+        if throttle.login_is_throttled(username=username, ip=ip):
+            minutes = max(1, round(settings.VBG_LOGIN_LOCKOUT_SECONDS / 60))
+            form = self.get_form()
+            form.errors.clear()
+            message = (
+                "Too many failed sign-in attempts for this account. "
+                f"Please wait {minutes} minutes and try again."
+            )
+            context = self.get_context_data(form=form, throttled_message=message)
+            return self.render_to_response(context, status=429)
+        response = super().post(request, *args, **kwargs)
+        if request.user.is_authenticated:
+            throttle.login_succeeded(username=username, ip=ip)
+        else:
+            throttle.login_failed(username=username, ip=ip)
+            response.status_code = 400
+        return response
+
+
+class PasswordChangeView(auth_views.PasswordChangeView):
+    template_name = "registration/password_change_form.html"
+    success_url = reverse_lazy("accounts:password_change")
+
+    def form_valid(self, form):
+        response = super().form_valid(form)  # keeps this session signed in
+        messages.success(self.request, "Your password has been changed.")
+        return response
+
+    def form_invalid(self, form):
+        response = super().form_invalid(form)
+        response.status_code = 400
+        return response
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def delete_account(request: HttpRequest) -> HttpResponse:
+    form = DeleteAccountForm(request.POST or None, user=request.user)
+    if request.method == "POST":
+        if form.is_valid():
+            user = request.user
+            logout(request)
+            services.account_delete(user=user)
+            messages.success(request, "Your account and all your files have been deleted.")
+            return redirect("accounts:signup")
+        return render(request, "accounts/delete.html", {"form": form}, status=400)
+    return render(request, "accounts/delete.html", {"form": form})
+
+
+def _tokens_page(request: HttpRequest, form: TokenCreateForm, *, status: int = 200, **extra):
+    tokens = ApiToken.objects.filter(owner=request.user)
+    context = {"form": form, "tokens": tokens, "max_tokens": services.MAX_TOKENS_PER_USER}
+    context.update(extra)
+    return render(request, "accounts/tokens.html", context, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def tokens(request: HttpRequest) -> HttpResponse:
+    if request.method == "GET":
+        return _tokens_page(request, TokenCreateForm())
+    form = TokenCreateForm(request.POST)
+    if not form.is_valid():
+        return _tokens_page(request, form, status=400)
+    try:
+        token, key = services.token_create(user=request.user, name=form.cleaned_data["name"])
+    except CompositingError as error:
+        messages.error(request, error.message)
+        return _tokens_page(request, form, status=error.http_status)
+    # Rendered, not redirected: the key exists only in this response, never in a session.
+    return _tokens_page(request, TokenCreateForm(), new_token=token, new_key=key)
+
+
+@login_required
+@require_POST
+def token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
+    try:
+        services.token_revoke(user=request.user, token_id=token_id)
+    except NotFound as error:
+        raise Http404(error.message) from error
+    messages.success(request, "The token has been revoked; programs using it are signed out.")
+    return redirect("accounts:tokens")

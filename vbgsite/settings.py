@@ -69,7 +69,6 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_tasks_db",
@@ -147,6 +146,12 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Failed sign-ins per username and client address before further attempts are refused
+# (HTTP 429) for the rest of the window. VBG_PROXY_HOPS: trusted proxies appending to
+# X-Forwarded-For in front of the app (Heroku's router: 1; 0 uses REMOTE_ADDR).
+VBG_LOGIN_MAX_FAILURES = env_int("VBG_LOGIN_MAX_FAILURES", 5, minimum=1)
+VBG_LOGIN_LOCKOUT_SECONDS = env_int("VBG_LOGIN_LOCKOUT_SECONDS", 900, minimum=1)
+VBG_PROXY_HOPS = env_int("VBG_PROXY_HOPS", 0)
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "compositing:studio"
 LOGOUT_REDIRECT_URL = "accounts:login"

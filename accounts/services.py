@@ -1,0 +1,112 @@
+"""Account operations: API tokens and account deletion. Views and the API call these."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from collections.abc import Iterator
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.files.storage import Storage, default_storage
+from django.db import transaction
+
+from accounts.errors import InvalidTokenName, TokenLimitReached
+from accounts.models import ApiToken, token_digest
+from compositing.errors import NotFound
+
+logger = logging.getLogger(__name__)
+
+MAX_TOKENS_PER_USER = 20
+KEY_PREFIX = "vbg_"
+
+
+def token_create(*, user: AbstractBaseUser, name: str) -> tuple[ApiToken, str]:
+    """Create a named API token for ``user``.
+
+    Returns the row and the key. The key is not stored (only its SHA-256), so this is the
+    only time it can be shown. Raises InvalidTokenName, TokenLimitReached.
+    """
+    name = (name or "").strip()
+    if not name or len(name) > ApiToken._meta.get_field("name").max_length:
+        raise InvalidTokenName()
+    with transaction.atomic():
+        # Lock the person's row so two concurrent creations cannot both pass the limit.
+        get_user_model().objects.select_for_update().filter(pk=user.pk).first()
+        if ApiToken.objects.filter(owner=user).count() >= MAX_TOKENS_PER_USER:
+            raise TokenLimitReached(
+                f"You already have {MAX_TOKENS_PER_USER} API tokens; revoke one first."
+            )
+        key = KEY_PREFIX + secrets.token_urlsafe(32)  # 256 random bits
+        token = ApiToken.objects.create(
+            owner=user, name=name, prefix=key[:12], key_digest=token_digest(key)
+        )
+    return token, key
+
+
+def token_revoke(*, user: AbstractBaseUser, token_id: int) -> None:
+    """Delete one of ``user``'s tokens; another person's (or a missing) id raises NotFound."""
+    deleted, _ = ApiToken.objects.filter(owner=user, pk=token_id).delete()
+    if not deleted:
+        raise NotFound("This token does not exist.")
+
+
+def _walk(storage: Storage, folder: str) -> Iterator[str]:
+    """Every file name under ``folder`` (recursively), for the local file system and S3."""
+    try:
+        directories, files = storage.listdir(folder)
+    except FileNotFoundError:
+        return
+    for file_name in files:
+        yield f"{folder}/{file_name}"
+    for directory in directories:
+        yield from _walk(storage, f"{folder}/{directory}")
+
+
+def account_delete(*, user: AbstractBaseUser) -> int:
+    """Delete ``user``: first every file of theirs from storage, then the rows.
+
+    Files named by their backgrounds and composites (``file_names()``) are deleted, then
+    anything else left under their ``users/<id>/`` folder (left by an interrupted upload,
+    say). Files go first so that a storage failure leaves the account in place to retry,
+    never rows gone and files orphaned. Returns the number of files deleted.
+    """
+    from backgrounds.models import Background
+    from compositing.models import Composite
+
+    names: list[str] = []
+    for background in Background.objects.filter(owner=user):
+        names.extend(background.file_names())
+    for composite in Composite.objects.filter(owner=user):
+        names.extend(composite.file_names())
+
+    deleted = 0
+    for name in names:
+        default_storage.delete(name)  # a missing file is not an error
+        deleted += 1
+    for name in list(_walk(default_storage, f"users/{user.pk}")):
+        default_storage.delete(name)
+        deleted += 1
+    _remove_empty_local_folders(default_storage, f"users/{user.pk}")
+
+    with transaction.atomic():
+        # Rows of backgrounds, composites and tokens go with the user (CASCADE).
+        user.delete()
+    logger.info("deleted account %s and %d files", user.pk, deleted)
+    return deleted
+
+
+def _remove_empty_local_folders(storage: Storage, folder: str) -> None:
+    """The file system keeps empty folders after deletes; remove the person's (best effort)."""
+    try:
+        root = storage.path(folder)
+    except NotImplementedError:
+        return  # object storage has no folders
+    if not os.path.isdir(root):
+        return
+    for current, _dirs, _files in os.walk(root, topdown=False):
+        try:
+            os.rmdir(current)
+        except OSError:
+            pass  # not empty: something was written meanwhile; leave it
