@@ -1,0 +1,81 @@
+"""Website forms for the studio and re-composite: they only shape the request.
+
+Every real check (decoding the files, the colour, the background's owner, the format) is
+in ``compositing.services``, so the website and the API give the same answers. The forms
+turn the single "background" choice of the page into the services' keyword arguments.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from compositing.models import Composite
+
+# The background picker is one radio group: a library background's id, or one of these.
+CHOICE_UPLOAD = "upload"
+CHOICE_COLOR = "color"
+CHOICE_BLUR = "blur"
+CHOICE_TRANSPARENT = "transparent"
+SPECIAL_CHOICES = {
+    CHOICE_COLOR: Composite.Mode.COLOR,
+    CHOICE_BLUR: Composite.Mode.BLUR,
+    CHOICE_TRANSPARENT: Composite.Mode.TRANSPARENT,
+}
+DEFAULT_COLOR = "#4F46E5"
+
+
+class BackgroundChoiceForm(forms.Form):
+    """The background and output format (the re-composite form on the detail page)."""
+
+    background = forms.CharField(
+        max_length=64,
+        error_messages={"required": "Choose a background."},
+    )
+    background_file = forms.FileField(required=False, allow_empty_file=True)
+    save_background = forms.BooleanField(required=False)
+    color = forms.CharField(max_length=16, required=False, initial=DEFAULT_COLOR)
+    output_format = forms.ChoiceField(
+        choices=[("jpg", "JPEG"), ("png", "PNG"), ("webp", "WebP")],
+        initial="jpg",
+        required=False,
+    )
+
+    def service_kwargs(self) -> dict[str, Any]:
+        """The keyword arguments of ``composite_create`` / ``composite_recomposite``."""
+        data = self.cleaned_data
+        choice = data["background"].strip()
+        kwargs: dict[str, Any] = {"mode": Composite.Mode.IMAGE}
+        if choice in SPECIAL_CHOICES:
+            kwargs["mode"] = SPECIAL_CHOICES[choice]
+            if choice == CHOICE_COLOR:
+                kwargs["color"] = data.get("color") or ""
+        elif choice == CHOICE_UPLOAD:
+            kwargs["background_file"] = data.get("background_file")
+            kwargs["save_background"] = bool(data.get("save_background"))
+        else:
+            kwargs["background_id"] = choice
+        return kwargs
+
+    def chosen_format(self) -> str | None:
+        return self.cleaned_data.get("output_format") or None
+
+
+class StudioForm(BackgroundChoiceForm):
+    """A new composite: the portrait plus the background choice."""
+
+    # allow_empty_file: a zero-byte file reaches the service, which says what is wrong
+    # with it in the same words as the API.
+    photo = forms.FileField(
+        allow_empty_file=True,
+        error_messages={"required": "Choose a photo to upload."},
+    )
+
+    field_order = ["photo", "background", "background_file", "save_background", "color"]
+
+    def service_kwargs(self) -> dict[str, Any]:
+        kwargs = super().service_kwargs()
+        kwargs["photo"] = self.cleaned_data["photo"]
+        kwargs["output_format"] = self.chosen_format() or "jpg"
+        return kwargs
