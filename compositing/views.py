@@ -156,14 +156,14 @@ def delete(request: HttpRequest, composite_id: str) -> HttpResponse:
 @require_GET
 def file(request: HttpRequest, composite_id: str, which: str) -> HttpResponse:
     """One of the composite's files, shown in the page (owner checked by the service)."""
-    return _serve(request, composite_id, which, attachment=False)
+    return serve_composite_file(request, composite_id, which, attachment=False)
 
 
 @login_required
 @require_GET
 def download(request: HttpRequest, composite_id: str) -> HttpResponse:
     """The result as a download (``Content-Disposition: attachment``)."""
-    return _serve(request, composite_id, "result", attachment=True)
+    return serve_composite_file(request, composite_id, "result", attachment=True)
 
 
 # --------------------------------------------------------------------------------------
@@ -252,8 +252,16 @@ def _get_or_404(request: HttpRequest, composite_id: Any) -> Composite:
         raise Http404("This composite does not exist.") from None
 
 
-def _serve(request: HttpRequest, composite_id: str, which: str, *, attachment: bool):
-    """Stream a local file with the right type and disposition, or redirect to S3."""
+def serve_composite_file(
+    request: HttpRequest, composite_id: Any, which: str, *, attachment: bool
+) -> HttpResponse:
+    """Serve one of the user's composite files (the API's file endpoints use this too).
+
+    Local storage: streamed with its content type, ``Content-Disposition`` (inline or
+    attachment, with a friendly file name) and a private cache header. S3: a redirect to
+    a short-lived presigned URL that makes S3 answer with the same headers. Another
+    user's composite, an unknown ``which`` or a missing file: Http404.
+    """
     try:
         stored = services.composite_file(user=request.user, composite_id=composite_id, which=which)
     except NotFound:
@@ -282,6 +290,9 @@ def _serve(request: HttpRequest, composite_id: str, which: str, *, attachment: b
     response = HttpResponseRedirect(url)
     response["Cache-Control"] = REDIRECT_CACHE_CONTROL
     return response
+
+
+_serve = serve_composite_file  # the name compositing/api.py imports
 
 
 def _is_local(stored: services.StoredFile) -> bool:
