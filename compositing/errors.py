@@ -1,0 +1,122 @@
+"""Errors a user can cause while compositing, each with a stable code, a message and a status.
+
+No Django here: the pure modules (``imaging``, ``compose``) raise these too. Every interface
+maps them in one place: the website turns ``error.message`` into a page message with
+``error.http_status``; the API answers ``{"code": error.code, "detail": error.message}``.
+
+Hierarchy (catch the base class to handle them all)::
+
+    CompositingError                      500 (base, never raised itself)
+    ├── InvalidImage        invalid_image            400  corrupt, truncated, empty, not an image
+    │   ├── ImageTooSmall   image_too_small          400  a side below the minimum (e.g. 1x1)
+    │   ├── ImageTooLarge   image_too_large          413  too many pixels, decompression bomb
+    │   └── UnsupportedMediaType unsupported_media_type 415  an image, but not a format we take
+    ├── FileTooLarge        file_too_large           413  upload over the byte limit
+    ├── InvalidVideo        invalid_video            400
+    ├── VideoTooLong        video_too_long           413
+    ├── InvalidColor        invalid_color            400  not "#RRGGBB"
+    ├── InvalidOption       invalid_option           400  unknown mode / format, missing background
+    ├── NoPerson            no_person                422  no person found in the photo
+    ├── QuotaExceeded       quota_exceeded           403  background library full
+    ├── NotFound            not_found                404  missing, or another user's
+    └── ModelUnavailable    model_unavailable        503  model not installed (server side)
+
+``UnsupportedMediaType`` subclasses ``InvalidImage`` so that ``except InvalidImage`` keeps
+catching everything ``load_image`` raises (the contract in ARCHITECTURE.md).
+"""
+
+from __future__ import annotations
+
+
+class CompositingError(Exception):
+    """Base class. ``code`` is stable (clients switch on it); ``message`` is for people."""
+
+    code: str = "compositing_error"
+    http_status: int = 500
+    default_message: str = "The image could not be processed."
+
+    def __init__(self, message: str | None = None) -> None:
+        self.message: str = message or self.default_message
+        super().__init__(self.message)
+
+    def as_dict(self) -> dict[str, str]:
+        """The API's error body: ``{"code": ..., "detail": ...}``."""
+        return {"code": self.code, "detail": self.message}
+
+
+class InvalidImage(CompositingError):
+    code = "invalid_image"
+    http_status = 400
+    default_message = "This file is not a valid image (it may be corrupt or truncated)."
+
+
+class ImageTooSmall(InvalidImage):
+    code = "image_too_small"
+    http_status = 400
+    default_message = "This image is too small."
+
+
+class ImageTooLarge(InvalidImage):
+    code = "image_too_large"
+    http_status = 413
+    default_message = "This image has too many pixels."
+
+
+class UnsupportedMediaType(InvalidImage):
+    code = "unsupported_media_type"
+    http_status = 415
+    default_message = "This image format is not supported."
+
+
+class FileTooLarge(CompositingError):
+    code = "file_too_large"
+    http_status = 413
+    default_message = "This file is too large."
+
+
+class InvalidVideo(CompositingError):
+    code = "invalid_video"
+    http_status = 400
+    default_message = "This file is not a video we can read."
+
+
+class VideoTooLong(CompositingError):
+    code = "video_too_long"
+    http_status = 413
+    default_message = "This video is too long."
+
+
+class InvalidColor(CompositingError):
+    code = "invalid_color"
+    http_status = 400
+    default_message = "Colours are written as #RRGGBB, for example #1E90FF."
+
+
+class InvalidOption(CompositingError):
+    code = "invalid_option"
+    http_status = 400
+    default_message = "This combination of options is not valid."
+
+
+class NoPerson(CompositingError):
+    code = "no_person"
+    http_status = 422
+    default_message = "No person was found in this photo. Try a photo with a person in it."
+
+
+class QuotaExceeded(CompositingError):
+    code = "quota_exceeded"
+    http_status = 403
+    default_message = "Your background library is full. Delete a background to add another."
+
+
+class NotFound(CompositingError):
+    code = "not_found"
+    http_status = 404
+    default_message = "Not found."
+
+
+class ModelUnavailable(CompositingError):
+    code = "model_unavailable"
+    http_status = 503
+    default_message = "The segmentation model is not installed on this server."
