@@ -1,3 +1,35 @@
-"""REST API v1 routes (token auth). Each app contributes its viewsets here."""
+"""REST API routes, mounted at /api/ (namespace ``api``).
 
-urlpatterns: list = []
+- ``v1/``: the API itself (token auth), one router for every app's viewsets.
+- ``v1/schema/``: the OpenAPI 3 schema (YAML, or JSON with ``?format=json`` / Accept).
+- ``docs/`` (Swagger UI) and ``docs/redoc/``: interactive docs, served from our own static
+  files (drf-spectacular-sidecar), no CDN.
+- anything else under /api/ answers a JSON 404 instead of the website's HTML page.
+"""
+
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from rest_framework.routers import SimpleRouter
+
+import vbgsite.api_schema  # noqa: F401  (registers the token auth scheme with drf-spectacular)
+from accounts.api import TokenView
+from compositing.api import CompositeViewSet
+from vbgsite.api_errors import json_not_found
+
+app_name = "api"
+
+router = SimpleRouter()
+router.register("composites", CompositeViewSet, basename="composite")
+
+urlpatterns = [
+    path("v1/auth/token/", TokenView.as_view(), name="token"),
+    path("v1/", include(router.urls)),
+    path("v1/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path(
+        "docs/redoc/",
+        SpectacularRedocView.as_view(url_name="api:schema", template_name="api/redoc.html"),
+        name="redoc",
+    ),
+    re_path(r"^.*$", json_not_found),
+]

@@ -260,6 +260,11 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     # Separate request/response components, so multipart file fields appear as binary.
     "COMPONENT_SPLIT_REQUEST": True,
+    # Every operation documents the errors it can answer (401, 404, 429 with Retry-After...).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "vbgsite.api_schema.add_error_responses",
+    ],
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     # No calls to swagger.io's validator: the docs page uses our own static files only.
     "SWAGGER_UI_SETTINGS": {

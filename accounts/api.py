@@ -1,0 +1,130 @@
+"""API tokens over the API: exchange a username and password for a named token; revoke it.
+
+``POST /api/v1/auth/token/`` creates a new named ``ApiToken`` each time (one per device or
+script, listed and revocable on the website's tokens page) through
+``accounts.services.token_create``. Password guessing is slowed twice: per client address
+by the ``auth`` rate (``vbgsite.throttles.TokenObtainRateThrottle``) and, as on the
+website's sign-in page, per username and address by ``accounts.throttle``.
+``DELETE /api/v1/auth/token/`` revokes the token that authenticated the request.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth import authenticate
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import exceptions, serializers, status
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts import throttle as signin_throttle
+from accounts.authentication import ApiTokenAuthentication
+from accounts.models import ApiToken
+from accounts.services import token_create, token_revoke
+from vbgsite.api_errors import ApiErrorMixin, InvalidCredentials
+from vbgsite.api_schema import ErrorSerializer
+from vbgsite.throttles import TokenObtainRateThrottle, UserRateThrottle
+
+
+class TokenRequestSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=150, trim_whitespace=False)
+    password = serializers.CharField(
+        max_length=4096, trim_whitespace=False, style={"input_type": "password"}
+    )
+    name = serializers.CharField(
+        max_length=100,
+        required=False,
+        help_text='A name for the token, shown on the tokens page (e.g. "laptop script").'
+        " Default: API token and the date.",
+    )
+
+
+class TokenSerializer(serializers.Serializer):
+    token = serializers.CharField(
+        help_text="The key. Send it as `Authorization: Token <key>`. Shown only this once."
+    )
+    id = serializers.IntegerField(help_text="The token's id on the tokens page.")
+    name = serializers.CharField()
+    created = serializers.DateTimeField()
+
+
+class TokenView(ApiErrorMixin, APIView):
+    """Create (sign in) and revoke API tokens."""
+
+    renderer_classes = [JSONRenderer]
+    parser_classes = [JSONParser, FormParser, MultiPartParser]
+
+    def get_permissions(self):
+        return [IsAuthenticated()] if self.request.method == "DELETE" else [AllowAny()]
+
+    def get_authenticators(self):
+        # Signing in ignores any Authorization header; revoking needs the token itself.
+        if self.request is not None and self.request.method != "DELETE":
+            return []
+        return [ApiTokenAuthentication()]
+
+    def get_throttles(self):
+        if self.request.method == "DELETE":
+            return [UserRateThrottle()]
+        return [TokenObtainRateThrottle()]
+
+    @extend_schema(
+        operation_id="auth_token_create",
+        summary="Get an API token",
+        description=(
+            "Exchange a username and password for a new named API token. Each call creates"
+            " another token (list and revoke them on the website's API tokens page). Send it"
+            " on every other request as `Authorization: Token <key>`. Failed attempts are"
+            " throttled per username and client address."
+        ),
+        request=TokenRequestSerializer,
+        responses={
+            201: TokenSerializer,
+            400: OpenApiResponse(
+                ErrorSerializer,
+                description="Missing fields (`invalid`) or wrong username or"
+                " password (`invalid_credentials`).",
+            ),
+        },
+        auth=[],
+        tags=["auth"],
+    )
+    def post(self, request, *args, **kwargs) -> Response:
+        form = TokenRequestSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        username = form.validated_data["username"]
+        ip = signin_throttle.client_ip(request)
+        if signin_throttle.login_is_throttled(username=username, ip=ip):
+            raise exceptions.Throttled(
+                wait=settings.VBG_LOGIN_LOCKOUT_SECONDS,
+                detail="Too many failed sign-in attempts for this account; try again later.",
+            )
+        user = authenticate(
+            request._request, username=username, password=form.validated_data["password"]
+        )
+        if user is None:
+            signin_throttle.login_failed(username=username, ip=ip)
+            raise InvalidCredentials()
+        signin_throttle.login_succeeded(username=username, ip=ip)
+        name = form.validated_data.get("name") or (f"API token {timezone.now():%Y-%m-%d %H:%M} UTC")
+        token, key = token_create(user=user, name=name)
+        body = {"token": key, "id": token.pk, "name": token.name, "created": token.created}
+        return Response(TokenSerializer(body).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        operation_id="auth_token_destroy",
+        summary="Revoke this token",
+        description="Revokes the token that authenticates this request (sign out a script).",
+        request=None,
+        responses={204: None},
+        tags=["auth"],
+    )
+    def delete(self, request, *args, **kwargs) -> Response:
+        if not isinstance(request.auth, ApiToken):
+            raise exceptions.NotAuthenticated()
+        token_revoke(user=request.user, token_id=request.auth.pk)
+        return Response(status=status.HTTP_204_NO_CONTENT)

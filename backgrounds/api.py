@@ -1,0 +1,212 @@
+"""Backgrounds over the API: the library (built-in and own), upload, rename, delete, files.
+
+Thin views over ``backgrounds.services`` (the website calls the same functions). Lookups
+go through ``Background.objects.for_user`` (what a person may see and use), so another
+user's background is a 404; built-in backgrounds are visible to everyone and read-only
+(changing one is a 403).
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db.models import F
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
+from rest_framework import exceptions, mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+from rest_framework.reverse import reverse
+
+from backgrounds.models import Background
+from backgrounds.services import background_delete, background_rename, background_upload
+from compositing.errors import NotFound
+from vbgsite.api_errors import ApiErrorMixin
+from vbgsite.api_schema import ErrorSerializer
+
+
+class BackgroundSerializer(serializers.ModelSerializer):
+    """A library entry. File URLs are owner-checked API URLs, never public media."""
+
+    builtin = serializers.BooleanField(source="is_builtin", help_text="Built-in (read-only).")
+    url = serializers.SerializerMethodField()
+    image_url = serializers.SerializerMethodField()
+    thumbnail_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Background
+        fields = [
+            "id",
+            "url",
+            "name",
+            "builtin",
+            "width",
+            "height",
+            "size_bytes",
+            "created",
+            "image_url",
+            "thumbnail_url",
+        ]
+        read_only_fields = fields
+
+    def _url(self, view_name: str, background: Background) -> str:
+        return reverse(view_name, kwargs={"pk": background.pk}, request=self.context.get("request"))
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_url(self, background: Background) -> str:
+        return self._url("api:background-detail", background)
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_image_url(self, background: Background) -> str:
+        return self._url("api:background-image", background)
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_thumbnail_url(self, background: Background) -> str:
+        return self._url("api:background-thumbnail", background)
+
+
+class BackgroundUploadSerializer(serializers.Serializer):
+    image = serializers.FileField(
+        allow_empty_file=True,  # the service gives empty files their own clear error
+        help_text="JPEG, PNG or WebP, validated by decoding, within the size limits.",
+    )
+    name = serializers.CharField(max_length=100, help_text="Shown in the library.")
+
+
+class BackgroundRenameSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+
+
+_FILE_RESPONSES = {
+    (200, "image/jpeg"): OpenApiResponse(OpenApiTypes.BINARY, description="The file."),
+    (200, "image/png"): OpenApiResponse(OpenApiTypes.BINARY, description="The file."),
+    (200, "image/webp"): OpenApiResponse(OpenApiTypes.BINARY, description="The file."),
+    302: OpenApiResponse(description="Files in S3: a redirect to a short-lived presigned URL."),
+}
+_READ_ONLY = OpenApiResponse(
+    ErrorSerializer, description="`permission_denied`: built-in backgrounds are read-only."
+)
+
+
+class BackgroundViewSet(
+    ApiErrorMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    serializer_class = BackgroundSerializer
+    renderer_classes = [JSONRenderer]
+    lookup_value_regex = "[0-9a-fA-F-]{32,36}"
+    # PUT is not offered: renaming is a PATCH of ``name``.
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def get_queryset(self):
+        # Built-ins first (by name), then the person's own, newest first.
+        return Background.objects.for_user(self.request.user).order_by(
+            F("owner_id").asc(nulls_first=True), F("created").desc(), "name", "pk"
+        )
+
+    def get_object(self) -> Background:
+        try:
+            return self.get_queryset().get(pk=self.kwargs["pk"])
+        except (Background.DoesNotExist, ValidationError, ValueError, TypeError):
+            raise NotFound("This background does not exist.") from None
+
+    def _changeable(self) -> Background:
+        background = self.get_object()
+        if background.is_builtin:
+            raise exceptions.PermissionDenied("Built-in backgrounds cannot be changed.")
+        return background
+
+    def get_parsers(self):
+        if getattr(self, "action", None) == "create":
+            return [MultiPartParser()]
+        return [JSONParser(), FormParser(), MultiPartParser()]
+
+    def get_max_request_bytes(self) -> int:
+        if self.request.method == "POST":
+            return settings.VBG_MAX_UPLOAD_BYTES + 1_048_576
+        return super().get_max_request_bytes()
+
+    def perform_content_negotiation(self, request, force: bool = False):
+        # File downloads answer whatever the client accepts (errors stay JSON).
+        return super().perform_content_negotiation(
+            request, force=force or getattr(self, "action", None) in {"image", "thumbnail"}
+        )
+
+    def _answer(self, background: Background, status_code: int) -> Response:
+        data = BackgroundSerializer(background, context=self.get_serializer_context()).data
+        return Response(data, status=status_code)
+
+    @extend_schema(
+        summary="Backgrounds",
+        description="Built-in backgrounds (read-only) and your own, 20 per page.",
+        tags=["backgrounds"],
+    )
+    def list(self, request, *args, **kwargs) -> Response:
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(summary="One background", tags=["backgrounds"])
+    def retrieve(self, request, *args, **kwargs) -> Response:
+        return super().retrieve(request, *args, **kwargs)
+
+    @extend_schema(
+        summary="Upload a background",
+        description="Adds an image to your library (a per-user quota applies).",
+        request={"multipart/form-data": BackgroundUploadSerializer},
+        responses={
+            201: BackgroundSerializer,
+            403: OpenApiResponse(
+                ErrorSerializer, description="`quota_exceeded`: your library is full."
+            ),
+        },
+        tags=["backgrounds"],
+    )
+    def create(self, request, *args, **kwargs) -> Response:
+        form = BackgroundUploadSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        background = background_upload(
+            user=request.user,
+            file=form.validated_data["image"],
+            name=form.validated_data["name"],
+        )
+        return self._answer(background, status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Rename a background",
+        request=BackgroundRenameSerializer,
+        responses={200: BackgroundSerializer, 403: _READ_ONLY},
+        tags=["backgrounds"],
+    )
+    def partial_update(self, request, *args, **kwargs) -> Response:
+        background = self._changeable()
+        form = BackgroundRenameSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        background_rename(
+            user=request.user, background_id=background.pk, name=form.validated_data["name"]
+        )
+        return self._answer(self.get_object(), status.HTTP_200_OK)
+
+    @extend_schema(
+        summary="Delete a background",
+        description="Deletes one of your backgrounds and its files. Composites made with it"
+        " keep their results.",
+        responses={204: None, 403: _READ_ONLY},
+        tags=["backgrounds"],
+    )
+    def destroy(self, request, *args, **kwargs) -> Response:
+        background = self._changeable()
+        background_delete(user=request.user, background_id=background.pk)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(summary="Download the image", responses=_FILE_RESPONSES, tags=["backgrounds"])
+    @action(detail=True, methods=["get"])
+    def image(self, request, pk: str | None = None) -> HttpResponse:
+        raise NotImplementedError
+
+    @extend_schema(
+        summary="Download the thumbnail", responses=_FILE_RESPONSES, tags=["backgrounds"]
+    )
+    @action(detail=True, methods=["get"])
+    def thumbnail(self, request, pk: str | None = None) -> HttpResponse:
+        raise NotImplementedError

@@ -1,0 +1,160 @@
+"""API shapes of composites: what clients send (multipart forms) and what they get back.
+
+No logic here: ``compositing.services`` validates and does the work. These serializers only
+check that fields have the right type, and describe them for the OpenAPI schema.
+"""
+
+from __future__ import annotations
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+from rest_framework.reverse import reverse
+
+from compositing.models import Composite
+from compositing.services import PHOTO_FORMATS
+
+COMPOSITE_MODES = Composite.Mode.choices
+
+
+class BackgroundChoiceSerializer(serializers.Serializer):
+    """The background options shared by create and re-composite (at most one source)."""
+
+    background = serializers.UUIDField(
+        required=False,
+        help_text="Id of a built-in background or one of yours (`GET /api/v1/backgrounds/`).",
+    )
+    background_image = serializers.FileField(
+        required=False,
+        allow_empty_file=True,  # the service gives empty files their own clear error
+        help_text="A background image (JPEG, PNG or WebP) used for this composite only.",
+    )
+    save_background = serializers.BooleanField(
+        default=False,
+        help_text="With `background_image`: also add it to your background library.",
+    )
+    color = serializers.CharField(
+        required=False,
+        max_length=7,
+        help_text="A solid colour as `#RRGGBB`, e.g. `#1E90FF`.",
+    )
+    mode = serializers.ChoiceField(
+        choices=COMPOSITE_MODES,
+        required=False,
+        help_text=(
+            "`blur` (the photo's own background, blurred) or `transparent` (PNG/WebP with"
+            " alpha). Inferred when omitted: `image` with `background`/`background_image`,"
+            " `color` with `color`."
+        ),
+    )
+    format = serializers.ChoiceField(
+        choices=PHOTO_FORMATS,
+        required=False,
+        help_text=(
+            "Output format: `jpg` (default), `png` or `webp`. `transparent` in `jpg` is written"
+            " as PNG."
+        ),
+    )
+
+
+class CompositeCreateSerializer(BackgroundChoiceSerializer):
+    photo = serializers.FileField(
+        allow_empty_file=True,
+        help_text=(
+            "The portrait: JPEG, PNG, WebP, GIF (first frame), BMP, TIFF or AVIF; validated by"
+            " decoding, up to the server's size and megapixel limits."
+        ),
+    )
+
+
+class RecompositeSerializer(BackgroundChoiceSerializer):
+    """Re-composite: the same background options; ``format`` defaults to the original's."""
+
+
+def _file_url(view_name: str, composite: Composite, field: str, context: dict) -> str | None:
+    if not getattr(composite, field):
+        return None
+    return reverse(view_name, kwargs={"pk": composite.pk}, request=context.get("request"))
+
+
+class CompositeSerializer(serializers.ModelSerializer):
+    """A history entry. File URLs are API URLs that check the owner (never public media)."""
+
+    format = serializers.CharField(source="output_format", help_text="jpg, png or webp.")
+    model = serializers.CharField(
+        source="model_name", help_text="The segmentation model that made the mask."
+    )
+    background = serializers.PrimaryKeyRelatedField(
+        read_only=True, allow_null=True, help_text="Library background used, if any."
+    )
+    color = serializers.SerializerMethodField()
+    finished = serializers.DateTimeField(source="finished_at", allow_null=True)
+    url = serializers.SerializerMethodField()
+    result_url = serializers.SerializerMethodField()
+    mask_url = serializers.SerializerMethodField()
+    source_url = serializers.SerializerMethodField()
+    thumbnail_url = serializers.SerializerMethodField()
+    timings = serializers.DictField(
+        child=serializers.JSONField(),
+        help_text="Milliseconds per stage: decode_ms, segment_ms, compose_ms, encode_ms,"
+        " store_ms, total_ms (and mask_reused: true on a re-composite).",
+    )
+
+    class Meta:
+        model = Composite
+        fields = [
+            "id",
+            "url",
+            "kind",
+            "status",
+            "progress",
+            "frames_done",
+            "frames_total",
+            "eta_seconds",
+            "error",
+            "mode",
+            "background",
+            "color",
+            "format",
+            "width",
+            "height",
+            "duration",
+            "person_found",
+            "model",
+            "timings",
+            "source_name",
+            "parent",
+            "created",
+            "finished",
+            "result_url",
+            "mask_url",
+            "source_url",
+            "thumbnail_url",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_color(self, composite: Composite) -> str | None:
+        return composite.color or None
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_url(self, composite: Composite) -> str:
+        return reverse(
+            "api:composite-detail", kwargs={"pk": composite.pk}, request=self.context.get("request")
+        )
+
+    @extend_schema_field(serializers.URLField(allow_null=True))
+    def get_result_url(self, composite: Composite) -> str | None:
+        return _file_url("api:composite-result", composite, "result", self.context)
+
+    @extend_schema_field(serializers.URLField(allow_null=True))
+    def get_mask_url(self, composite: Composite) -> str | None:
+        return _file_url("api:composite-mask", composite, "mask", self.context)
+
+    @extend_schema_field(serializers.URLField(allow_null=True))
+    def get_source_url(self, composite: Composite) -> str | None:
+        return _file_url("api:composite-source", composite, "source", self.context)
+
+    @extend_schema_field(serializers.URLField(allow_null=True))
+    def get_thumbnail_url(self, composite: Composite) -> str | None:
+        return _file_url("api:composite-thumbnail", composite, "thumbnail", self.context)

@@ -1,0 +1,131 @@
+"""OpenAPI description pieces shared by every endpoint (drf-spectacular).
+
+- ``ErrorSerializer``: the shape of every error body (``vbgsite.api_errors``).
+- ``ApiTokenScheme``: documents ``Authorization: Token <key>`` (``accounts.ApiToken``).
+- ``add_error_responses``: a post-processing hook that adds the error responses every
+  operation can give (401 with ``WWW-Authenticate``, 429 with ``Retry-After``, 404 for
+  operations on an id, 400/413/415 for operations with a body), so the schema lists every
+  status the API can answer without repeating them on each view.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework import serializers
+
+ERROR_COMPONENT = "Error"
+ERROR_REF = {"$ref": f"#/components/schemas/{ERROR_COMPONENT}"}
+
+
+class ErrorSerializer(serializers.Serializer):
+    """Every error answer: a stable machine-readable ``code`` and a human ``detail``."""
+
+    code = serializers.CharField(
+        help_text="Stable machine-readable code, e.g. `invalid_image`, `not_found`, `throttled`."
+    )
+    detail = serializers.CharField(help_text="What went wrong, for people.")
+    errors = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        required=False,
+        help_text="Field errors (code `invalid`): field name -> messages.",
+    )
+    retry_after = serializers.IntegerField(
+        required=False, help_text="With code `throttled`: seconds until a retry is allowed."
+    )
+
+    class Meta:
+        ref_name = ERROR_COMPONENT
+
+
+class ApiTokenScheme(OpenApiAuthenticationExtension):
+    target_class = "accounts.authentication.ApiTokenAuthentication"
+    name = "tokenAuth"
+
+    def get_security_definition(self, auto_schema) -> dict[str, Any]:
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": (
+                "Send `Authorization: Token <key>`; get a key from `POST /api/v1/auth/token/`"
+                " or the website's API tokens page. In Swagger UI's Authorize box, enter"
+                " `Token <key>`."
+            ),
+        }
+
+
+_ERROR_DESCRIPTIONS = {
+    "400": "Bad input: a field is missing or invalid, or a file is not a usable image.",
+    "401": "No token, or an invalid one (`not_authenticated`, `authentication_failed`).",
+    "403": "Not allowed (`permission_denied`, `quota_exceeded`).",
+    "404": "Not found, or not yours (`not_found`).",
+    "413": "Too large: the request, a file, or an image's dimensions.",
+    "415": "Unsupported file type or request content type (`unsupported_media_type`).",
+    "422": "No person found in the photo (`no_person`).",
+    "429": "Rate limit reached (`throttled`); retry after `Retry-After` seconds.",
+    "503": "The segmentation model is not installed on this server (`model_unavailable`).",
+}
+
+_HEADERS = {
+    "401": {
+        "WWW-Authenticate": {
+            "schema": {"type": "string"},
+            "description": "The authentication scheme: `Token`.",
+        }
+    },
+    "429": {
+        "Retry-After": {
+            "schema": {"type": "integer", "minimum": 1},
+            "description": "Seconds to wait before retrying.",
+            "required": True,
+        }
+    },
+}
+
+
+def error_response(status: str) -> dict[str, Any]:
+    """An OpenAPI response object for one error status, with the ``Error`` body."""
+    response: dict[str, Any] = {
+        "description": _ERROR_DESCRIPTIONS.get(status, "Error."),
+        "content": {"application/json": {"schema": ERROR_REF}},
+    }
+    if status in _HEADERS:
+        response["headers"] = _HEADERS[status]
+    return response
+
+
+def add_error_responses(result: dict[str, Any], generator, request, public) -> dict[str, Any]:
+    """drf-spectacular post-processing hook: add the errors every operation can answer."""
+    components = result.setdefault("components", {}).setdefault("schemas", {})
+    if ERROR_COMPONENT not in components:
+        components[ERROR_COMPONENT] = {
+            "type": "object",
+            "properties": {"code": {"type": "string"}, "detail": {"type": "string"}},
+            "required": ["code", "detail"],
+        }
+    for path_item in result.get("paths", {}).values():
+        for method, operation in path_item.items():
+            if method not in {"get", "put", "patch", "post", "delete", "head", "options"}:
+                continue
+            responses = operation.setdefault("responses", {})
+            statuses = ["429"]
+            # drf-spectacular lists the schemes on every operation that needs a token and
+            # omits "security" (no global default is set) where none is needed.
+            needs_auth = any(requirement for requirement in operation.get("security", []))
+            if needs_auth:
+                statuses.append("401")
+            if any(p.get("in") == "path" for p in operation.get("parameters", [])):
+                statuses.append("404")
+            if "requestBody" in operation:
+                statuses += ["400", "413", "415"]
+            for status in statuses:
+                if status in responses:
+                    # Keep explicit descriptions, but make sure the headers are documented.
+                    if status in _HEADERS:
+                        responses[status].setdefault("headers", _HEADERS[status])
+                    continue
+                responses[status] = error_response(status)
+            operation["responses"] = dict(sorted(responses.items()))
+    return result
