@@ -22,7 +22,6 @@ deleting one entry never breaks another.
 from __future__ import annotations
 
 import logging
-import mimetypes
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -59,6 +58,8 @@ logger = logging.getLogger(__name__)
 FileKind = Literal["source", "mask", "result", "thumbnail", "background"]
 FILE_KINDS: tuple[str, ...] = ("source", "mask", "result", "thumbnail", "background")
 PHOTO_FORMATS: tuple[str, ...] = ("jpg", "png", "webp")
+# Content types by file extension (every file we store is one of these).
+CONTENT_TYPES = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp", "mp4": "video/mp4"}
 
 # Longest side of the history thumbnail, in pixels (the grid shows them at about 300 px,
 # so 480 stays sharp on high-density screens).
@@ -306,7 +307,7 @@ def composite_file(*, user: Any, composite_id: uuid.UUID | str, which: str) -> S
     if not file:
         raise NotFound("This composite has no such file.")
     ext = _suffix(file.name, "bin")
-    content_type = mimetypes.types_map.get(f".{ext}", "application/octet-stream")
+    content_type = CONTENT_TYPES.get(ext, "application/octet-stream")
     label = {"result": "composite", "thumbnail": "thumbnail"}.get(which, which)
     stem = slugify(PurePosixPath(composite.source_name).stem)[:60] or "photo"
     return StoredFile(
