@@ -9,7 +9,6 @@ user's background is a 404; built-in backgrounds are visible to everyone and rea
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db.models import F
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
@@ -22,8 +21,13 @@ from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
 from backgrounds.models import Background
-from backgrounds.services import background_delete, background_rename, background_upload
-from compositing.errors import NotFound
+from backgrounds.services import (
+    background_delete,
+    background_get,
+    background_rename,
+    background_upload,
+)
+from backgrounds.views import serve_background_file
 from vbgsite.api_errors import ApiErrorMixin
 from vbgsite.api_schema import ErrorSerializer
 
@@ -73,7 +77,12 @@ class BackgroundUploadSerializer(serializers.Serializer):
         allow_empty_file=True,  # the service gives empty files their own clear error
         help_text="JPEG, PNG or WebP, validated by decoding, within the size limits.",
     )
-    name = serializers.CharField(max_length=100, help_text="Shown in the library.")
+    name = serializers.CharField(
+        max_length=100,
+        required=False,
+        allow_blank=True,
+        help_text="Shown in the library. Default: the uploaded file's name.",
+    )
 
 
 class BackgroundRenameSerializer(serializers.Serializer):
@@ -81,14 +90,22 @@ class BackgroundRenameSerializer(serializers.Serializer):
 
 
 _FILE_RESPONSES = {
-    (200, "image/jpeg"): OpenApiResponse(OpenApiTypes.BINARY, description="The file."),
-    (200, "image/png"): OpenApiResponse(OpenApiTypes.BINARY, description="The file."),
-    (200, "image/webp"): OpenApiResponse(OpenApiTypes.BINARY, description="The file."),
+    (200, "image/jpeg"): OpenApiResponse(
+        OpenApiTypes.BINARY, description="The file (stored as JPEG)."
+    ),
     302: OpenApiResponse(description="Files in S3: a redirect to a short-lived presigned URL."),
 }
 _READ_ONLY = OpenApiResponse(
     ErrorSerializer, description="`permission_denied`: built-in backgrounds are read-only."
 )
+
+
+def _action(view) -> str | None:
+    """The viewset action of the current request, also before DRF sets ``view.action``."""
+    action_name = getattr(view, "action", None)
+    if action_name is None and getattr(view, "request", None) is not None:
+        action_name = getattr(view, "action_map", {}).get(view.request.method.lower())
+    return action_name
 
 
 class BackgroundViewSet(
@@ -107,10 +124,7 @@ class BackgroundViewSet(
         )
 
     def get_object(self) -> Background:
-        try:
-            return self.get_queryset().get(pk=self.kwargs["pk"])
-        except (Background.DoesNotExist, ValidationError, ValueError, TypeError):
-            raise NotFound("This background does not exist.") from None
+        return background_get(user=self.request.user, background_id=self.kwargs["pk"])
 
     def _changeable(self) -> Background:
         background = self.get_object()
@@ -119,7 +133,8 @@ class BackgroundViewSet(
         return background
 
     def get_parsers(self):
-        if getattr(self, "action", None) == "create":
+        # Called before ``self.action`` is set for the request: look the action up.
+        if _action(self) == "create":
             return [MultiPartParser()]
         return [JSONParser(), FormParser(), MultiPartParser()]
 
@@ -168,7 +183,7 @@ class BackgroundViewSet(
         background = background_upload(
             user=request.user,
             file=form.validated_data["image"],
-            name=form.validated_data["name"],
+            name=form.validated_data.get("name", ""),
         )
         return self._answer(background, status.HTTP_201_CREATED)
 
@@ -182,10 +197,10 @@ class BackgroundViewSet(
         background = self._changeable()
         form = BackgroundRenameSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        background_rename(
+        renamed = background_rename(
             user=request.user, background_id=background.pk, name=form.validated_data["name"]
         )
-        return self._answer(self.get_object(), status.HTTP_200_OK)
+        return self._answer(renamed, status.HTTP_200_OK)
 
     @extend_schema(
         summary="Delete a background",
@@ -202,11 +217,13 @@ class BackgroundViewSet(
     @extend_schema(summary="Download the image", responses=_FILE_RESPONSES, tags=["backgrounds"])
     @action(detail=True, methods=["get"])
     def image(self, request, pk: str | None = None) -> HttpResponse:
-        raise NotImplementedError
+        # The website's owner-checked file serving (stream, or presigned S3 redirect); its
+        # Http404 becomes a JSON not_found here.
+        return serve_background_file(request, pk, "image")
 
     @extend_schema(
         summary="Download the thumbnail", responses=_FILE_RESPONSES, tags=["backgrounds"]
     )
     @action(detail=True, methods=["get"])
     def thumbnail(self, request, pk: str | None = None) -> HttpResponse:
-        raise NotImplementedError
+        return serve_background_file(request, pk, "thumbnail")

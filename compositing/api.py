@@ -129,6 +129,14 @@ def _file_schema(which: str, description: str):
     )
 
 
+def _action(view) -> str | None:
+    """The viewset action of the current request, also before DRF sets ``view.action``."""
+    action_name = getattr(view, "action", None)
+    if action_name is None and getattr(view, "request", None) is not None:
+        action_name = getattr(view, "action_map", {}).get(view.request.method.lower())
+    return action_name
+
+
 @extend_schema_view(
     list=extend_schema(
         summary="History",
@@ -167,9 +175,11 @@ class CompositeViewSet(
         return super().get_renderers()
 
     def get_parsers(self):
-        if getattr(self, "action", None) == "create":
+        # Called before ``self.action`` is set for the request: look the action up.
+        action_name = _action(self)
+        if action_name == "create":
             return [MultiPartParser()]
-        if getattr(self, "action", None) == "recomposite":
+        if action_name == "recomposite":
             return [MultiPartParser(), JSONParser()]
         return super().get_parsers()
 

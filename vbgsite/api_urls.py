@@ -13,12 +13,14 @@ from rest_framework.routers import SimpleRouter
 
 import vbgsite.api_schema  # noqa: F401  (registers the token auth scheme with drf-spectacular)
 from accounts.api import TokenView
+from backgrounds.api import BackgroundViewSet
 from compositing.api import CompositeViewSet
 from vbgsite.api_errors import json_not_found
 
 app_name = "api"
 
 router = SimpleRouter()
+router.register("backgrounds", BackgroundViewSet, basename="background")
 router.register("composites", CompositeViewSet, basename="composite")
 
 urlpatterns = [

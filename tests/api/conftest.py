@@ -1,12 +1,11 @@
-"""Fixtures for the API tests: people with tokens, clients, stored composites, isolation.
+"""Fixtures for the API tests: token clients, stored composites, an empty cache.
 
-Every test gets its own media folder (local file storage), plain static files storage (no
-manifest needed) and an empty cache (rate-limit counts live there).
+People (``user`` "alice", ``other_user`` "mallory", ``make_user``), ``PASSWORD`` and the
+per-test media folder come from ``tests/conftest.py``.
 """
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 
 import numpy as np
@@ -19,46 +18,20 @@ from accounts.services import token_create
 from compositing import imaging
 from compositing.models import Composite
 
-PASSWORD = "correct-Horse-battery-9"
-
 
 @pytest.fixture(autouse=True)
-def _api_isolation(request, settings, tmp_path):
+def _fresh_cache(request):
+    """An empty cache per test: rate-limit counts and sign-in failures live there.
+
+    (The cache table is not emptied between transactional tests, so clear it both ways.)
+    """
     if {"live_server", "transactional_db"} & set(request.fixturenames):
         request.getfixturevalue("transactional_db")
     else:
         request.getfixturevalue("db")
-    settings.STORAGES = {
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(tmp_path / "media"), "base_url": None},
-        },
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
     cache.clear()
     yield
-    cache.clear()  # the cache table is not emptied between transactional tests
-
-
-@pytest.fixture
-def make_user(django_user_model) -> Callable:
-    def make(username: str | None = None, password: str = PASSWORD):
-        username = username or f"user-{uuid.uuid4().hex[:8]}"
-        return django_user_model.objects.create_user(
-            username=username, email=f"{username}@example.com", password=password
-        )
-
-    return make
-
-
-@pytest.fixture
-def user(make_user):
-    return make_user("alice")
-
-
-@pytest.fixture
-def other_user(make_user):
-    return make_user("mallory")
+    cache.clear()
 
 
 def client_for(user) -> APIClient:

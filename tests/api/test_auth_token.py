@@ -3,7 +3,7 @@
 import pytest
 
 from accounts.models import ApiToken
-from tests.api.conftest import PASSWORD
+from tests.conftest import PASSWORD
 
 URL = "/api/v1/auth/token/"
 
