@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import secrets
@@ -106,7 +107,5 @@ def _remove_empty_local_folders(storage: Storage, folder: str) -> None:
     if not os.path.isdir(root):
         return
     for current, _dirs, _files in os.walk(root, topdown=False):
-        try:
+        with contextlib.suppress(OSError):  # not empty: written meanwhile; leave it
             os.rmdir(current)
-        except OSError:
-            pass  # not empty: something was written meanwhile; leave it
