@@ -224,6 +224,13 @@ VBG_BACKGROUND_QUOTA = env_int("VBG_BACKGROUND_QUOTA", 50, minimum=0)
 VBG_MAX_VIDEO_BYTES = env_int("VBG_MAX_VIDEO_BYTES", 200 * 1024 * 1024, minimum=1)
 VBG_MAX_VIDEO_SECONDS = env_int("VBG_MAX_VIDEO_SECONDS", 600, minimum=1)
 VBG_MAX_VIDEO_SIDE = env_int("VBG_MAX_VIDEO_SIDE", 1920, minimum=1)
+# Video jobs (compositing/video_services.py): a running job whose heartbeat is older than
+# VBG_VIDEO_STALE_SECONDS lost its worker and is re-queued, up to VBG_VIDEO_MAX_ATTEMPTS
+# runs in all; libx264 preset and CRF of the H.264 output.
+VBG_VIDEO_MAX_ATTEMPTS = env_int("VBG_VIDEO_MAX_ATTEMPTS", 3, minimum=1)
+VBG_VIDEO_STALE_SECONDS = env_int("VBG_VIDEO_STALE_SECONDS", 60, minimum=1)
+VBG_VIDEO_PRESET = env_str("VBG_VIDEO_PRESET", "superfast")
+VBG_VIDEO_CRF = env_int("VBG_VIDEO_CRF", 20, minimum=0)
 # Django refuses request bodies above this before our own checks see them.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
