@@ -106,7 +106,8 @@
     var transparent = data.mode === "transparent" ? " is-transparent" : "";
     return (
       '<div class="compare' + transparent + '" data-compare style="--pos: 50%; aspect-ratio: ' +
-      data.width + " / " + data.height + '">' +
+      data.width + " / " + data.height + "; max-width: calc(72vh * " + data.width + " / " +
+      data.height + ')">' +
       '<img class="compare-after" alt="Result: the person on the new background" data-compare-after>' +
       '<img class="compare-before" alt="Original photo" data-compare-before>' +
       '<span class="compare-label compare-label-before" aria-hidden="true">Before</span>' +
