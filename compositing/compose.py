@@ -271,12 +271,18 @@ def _foreground_array(photo_array: np.ndarray, mask_array: np.ndarray, low: _Low
     ys, xs = np.divmod(band, width)
     estimates = _sample_bilinear(np.concatenate([fg, bg], axis=2), ys, xs, low.factor)
     fg_hat, bg_hat = estimates[:, :3], estimates[:, 3:]
-    a = mask_array.reshape(-1)[band].astype(np.float32)[:, None] * (1.0 / 255.0)
-    observed = photo_array.reshape(-1, 3)[band].astype(np.float32)
-    # Blur-fusion: F = F̂ + a (I - a F̂ - (1 - a) B̂)
-    foreground = observed - a * fg_hat - (1.0 - a) * bg_hat
+    a = np.take(mask_array.reshape(-1), band).astype(np.float32)[:, None]
+    a *= 1.0 / 255.0
+    observed = np.take(photo_array.reshape(-1, 3), band, axis=0).astype(np.float32)
+    # Blur-fusion: F = F̂ + a (I - a F̂ - (1 - a) B̂) = F̂ + a (I - B̂ - a (F̂ - B̂))
+    foreground = observed
+    foreground -= bg_hat
+    difference = fg_hat - bg_hat
+    difference *= a
+    foreground -= difference
     foreground *= a
-    foreground += fg_hat + 0.5
+    foreground += fg_hat
+    foreground += 0.5
     out = photo_array.copy()
     out.reshape(-1, 3)[band] = np.clip(foreground, 0, 255).astype(np.uint8)
     return out

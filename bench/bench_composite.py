@@ -1,0 +1,230 @@
+"""Photo JPEG bytes in -> composite JPEG bytes out, at 1920x1080, with a breakdown.
+
+    VBG_ALLOW_INSECURE_KEY=1 .venv/bin/python bench/bench_composite.py [--runs 30]
+        [--threads 2] [--photo FILE] [--model NAME] [--precomputed-alpha]
+
+Each run: ``load_image`` (decode + validate) -> ``segment`` (the configured engine) ->
+``compose_image`` (mode "image", background already decoded at the photo's size, edge
+decontamination on) -> ``encode_image`` (JPEG q90). The reference, measured in the same
+run and interleaved with it, is Pillow's plain decode + encode of the same bytes; the
+ratio pipeline / reference is the figure to compare between machines.
+
+Then, compose only (no model), per mode, with and without decontamination, and the other
+output formats; and the cost of decoding and covering a background that is not yet at the
+photo's size (services that keep covered backgrounds skip it).
+
+The photo: a frame of the webcam clip in ``../shared/data/videos`` (960x540, a person at a
+desk: the product's case) scaled to 1920x1080, when that folder exists; otherwise
+scikit-image's astronaut. ``--photo`` takes any file (it is scaled/cropped to 1920x1080).
+``--precomputed-alpha`` replaces the model by a fixed alpha (to time the rest alone).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "vbgsite.settings")
+os.environ.setdefault("VBG_ALLOW_INSECURE_KEY", "1")
+
+WIDTH, HEIGHT = 1920, 1080
+WEBCAM = ROOT.parent / "shared" / "data" / "videos" / "webcam_desk_woman_pixabay26732.mp4"
+
+
+def _cover(image: Image.Image) -> Image.Image:
+    from compositing.compose import cover_image
+
+    return cover_image(image.convert("RGB"), WIDTH, HEIGHT)
+
+
+def source_photo(path: str | None) -> tuple[Image.Image, str]:
+    if path:
+        with Image.open(path) as image:
+            return _cover(image), path
+    if WEBCAM.exists():
+        import av
+
+        with av.open(str(WEBCAM)) as container:
+            for index, frame in enumerate(container.decode(video=0)):
+                if index == 100:  # 4 s in: the person is settled at the desk
+                    return _cover(frame.to_image()), f"{WEBCAM.name} frame 100"
+    from skimage import data
+
+    return _cover(Image.fromarray(data.astronaut())), "skimage astronaut"
+
+
+def source_background() -> Image.Image:
+    from skimage import data
+
+    return Image.fromarray(data.coffee())
+
+
+def jpeg(image: Image.Image, quality: int = 90) -> bytes:
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=quality)
+    return out.getvalue()
+
+
+def median_ms(samples: list[float]) -> float:
+    return statistics.median(samples) * 1000.0
+
+
+def timed(fn: Callable[[], object], runs: int) -> float:
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - start)
+    return median_ms(samples)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
+    parser.add_argument("--photo")
+    parser.add_argument("--model")
+    parser.add_argument("--precomputed-alpha", action="store_true")
+    args = parser.parse_args()
+
+    os.environ["VBG_TORCH_THREADS"] = str(args.threads)
+    import django
+
+    django.setup()
+    from compositing import imaging
+    from compositing.compose import compose_image, cover_image
+
+    photo_image, photo_name = source_photo(args.photo)
+    photo_jpeg = jpeg(photo_image)
+    background = cover_image(source_background(), WIDTH, HEIGHT)
+    limits = {"max_pixels": 50_000_000, "min_side": 32}
+
+    if args.precomputed_alpha:
+        model_name = "none (precomputed alpha)"
+        fixed = _fixed_alpha()
+
+        def segment(_image: Image.Image) -> np.ndarray:
+            return fixed
+    else:
+        from compositing.engine import get_engine
+
+        engine = get_engine(args.model) if args.model else get_engine()
+        model_name = engine.model_name
+        segment = engine.segment
+
+    print(f"photo: {photo_name}, {WIDTH}x{HEIGHT}, JPEG q90 {len(photo_jpeg) / 1024:.0f} KB")
+    print(f"model: {model_name}; torch threads {args.threads}; runs {args.runs}")
+
+    # Warm up (model load, allocator, caches).
+    for _ in range(3):
+        image = imaging.load_image(photo_jpeg, **limits)
+        alpha = segment(image)
+        imaging.encode_image(
+            compose_image(image, alpha, mode="image", background=background), "jpg"
+        )
+
+    parts: dict[str, list[float]] = {
+        k: [] for k in ("decode", "segment", "compose", "encode", "total", "reference")
+    }
+    person_share = 0.0
+    for _ in range(args.runs):
+        start = time.perf_counter()
+        reference = Image.open(io.BytesIO(photo_jpeg))
+        reference.load()
+        jpeg(reference)
+        parts["reference"].append(time.perf_counter() - start)
+
+        start = time.perf_counter()
+        image = imaging.load_image(photo_jpeg, **limits)
+        t1 = time.perf_counter()
+        alpha = segment(image)
+        t2 = time.perf_counter()
+        result = compose_image(image, alpha, mode="image", background=background)
+        t3 = time.perf_counter()
+        out = imaging.encode_image(result, "jpg", quality=90)
+        t4 = time.perf_counter()
+        for key, value in (
+            ("decode", t1 - start),
+            ("segment", t2 - t1),
+            ("compose", t3 - t2),
+            ("encode", t4 - t3),
+            ("total", t4 - start),
+        ):
+            parts[key].append(value)
+        person_share = float(np.mean(alpha >= 0.5))
+    assert out[:2] == b"\xff\xd8"
+
+    medians = {key: median_ms(values) for key, values in parts.items()}
+    print(
+        "\nJPEG bytes -> composite JPEG bytes (mode image, decontamination on), "
+        f"person {person_share:.0%} of the frame:"
+    )
+    for key in ("decode", "segment", "compose", "encode"):
+        print(f"  {key:9s} {medians[key]:7.1f} ms")
+    print(f"  {'total':9s} {medians['total']:7.1f} ms   (median of totals; target <= 80 ms)")
+    print(f"  reference (Pillow decode + encode of the same JPEG): {medians['reference']:.1f} ms")
+    print(f"  ratio total / reference: {medians['total'] / medians['reference']:.2f}")
+
+    image = imaging.load_image(photo_jpeg, **limits)
+    alpha = segment(image)
+    band = float(np.mean((alpha > 3 / 255) & (alpha < 252 / 255)))
+    print(f"\ncompose only (median of {args.runs}), soft band {band:.1%} of the pixels:")
+    for mode in ("image", "color", "blur", "transparent"):
+        row = []
+        for decontaminate in (False, True):
+            row.append(
+                timed(
+                    lambda m=mode, d=decontaminate: compose_image(
+                        image,
+                        alpha,
+                        mode=m,
+                        background=background,
+                        color=(30, 144, 255),
+                        decontaminate=d,
+                    ),
+                    args.runs,
+                )
+            )
+        print(f"  {mode:12s} {row[0]:6.1f} ms plain   {row[1]:6.1f} ms decontaminated")
+
+    result = compose_image(image, alpha, mode="image", background=background)
+    transparent = compose_image(image, alpha, mode="transparent")
+    print("\nencode (median):")
+    for label, picture, fmt in (
+        ("jpg  RGB ", result, "jpg"),
+        ("png  RGBA", transparent, "png"),
+        ("webp RGBA", transparent, "webp"),
+    ):
+        size = len(imaging.encode_image(picture, fmt))
+        ms = timed(lambda p=picture, f=fmt: imaging.encode_image(p, f), max(5, args.runs // 3))
+        print(f"  {label} {ms:6.1f} ms  {size / 1024:7.0f} KB")
+    ms = timed(lambda: imaging.alpha_to_png(alpha), args.runs)
+    print(f"  mask png  {ms:6.1f} ms  {len(imaging.alpha_to_png(alpha)) / 1024:7.0f} KB")
+
+    big_background = jpeg(source_background().resize((3000, 2000), Image.Resampling.BICUBIC))
+    ms = timed(
+        lambda: cover_image(imaging.load_image(big_background, **limits), WIDTH, HEIGHT),
+        max(5, args.runs // 3),
+    )
+    print(f"\nbackground 3000x2000 JPEG -> decode + cover to {WIDTH}x{HEIGHT}: {ms:.1f} ms")
+
+
+def _fixed_alpha() -> np.ndarray:
+    yy, xx = np.mgrid[0:HEIGHT, 0:WIDTH].astype(np.float32)
+    distance = np.hypot((xx - WIDTH / 2) / 420, (yy - HEIGHT * 0.7) / 520)
+    return np.clip((1.0 - distance) * 12.0, 0.0, 1.0).astype(np.float32)
+
+
+if __name__ == "__main__":
+    main()
