@@ -129,6 +129,13 @@ def _sniff_other(raw: bytes) -> str | None:
     return None
 
 
+def _openers(formats: Iterable[str]) -> list[str]:
+    """The Pillow openers for ``formats`` that this Pillow build has (MPO is not an opener
+    of its own: the JPEG opener returns MPO files; AVIF needs libavif)."""
+    Image.init()
+    return [name for name in sorted(formats) if name in Image.OPEN]
+
+
 def _open(raw: bytes, allowed: frozenset[str]) -> Image.Image:
     """Parse the header only. Raises UnsupportedMediaType / ImageTooLarge / InvalidImage."""
     try:
@@ -136,8 +143,7 @@ def _open(raw: bytes, allowed: frozenset[str]) -> Image.Image:
         # error, or emits a warning that becomes an exception under `-W error`. We never
         # change Image.MAX_IMAGE_PIXELS (global, shared by threads): our own, lower limit is
         # checked right after, before decoding.
-        # (MPO is not an opener of its own: Pillow's JPEG opener returns MPO files.)
-        return Image.open(io.BytesIO(raw), formats=sorted(allowed - {"MPO"}))
+        return Image.open(io.BytesIO(raw), formats=_openers(allowed))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageTooLarge("This image's dimensions are far too large.") from exc
     except UnidentifiedImageError:
@@ -149,7 +155,7 @@ def _open(raw: bytes, allowed: frozenset[str]) -> Image.Image:
     label = _sniff_other(raw)
     if label is None:
         try:
-            with Image.open(io.BytesIO(raw), formats=_RECOGNISED_FORMATS) as other:
+            with Image.open(io.BytesIO(raw), formats=_openers(_RECOGNISED_FORMATS)) as other:
                 label = _format_label(other.format or "")
         except Exception:
             label = None
