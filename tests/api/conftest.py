@@ -23,12 +23,16 @@ from compositing.models import Composite
 def _fresh_cache(request):
     """An empty cache per test: rate-limit counts and sign-in failures live there.
 
-    (The cache table is not emptied between transactional tests, so clear it both ways.)
+    The cache table is in the test database and is not emptied between transactional
+    tests, so it is cleared before and after.
     """
-    if {"live_server", "transactional_db"} & set(request.fixturenames):
-        request.getfixturevalue("transactional_db")
-    else:
-        request.getfixturevalue("db")
+    names = set(request.fixturenames)
+    if not {"db", "transactional_db", "live_server"} & names:
+        yield  # no database in this test (and so no database cache table)
+        return
+    # Autouse fixtures run first: set the test's database up now to reach the cache table.
+    transactional = bool({"transactional_db", "live_server"} & names)
+    request.getfixturevalue("transactional_db" if transactional else "db")
     cache.clear()
     yield
     cache.clear()
