@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from functools import cache
 from pathlib import PurePath
 from typing import IO
 
@@ -149,6 +150,16 @@ def background_delete(*, user: AbstractBaseUser, background_id: uuid.UUID | str)
             default_storage.delete(name)
 
 
+@cache
+def _render_builtin(slug: str) -> tuple[bytes, bytes, tuple[int, int]]:
+    """(JPEG, thumbnail JPEG, (width, height)) of a built-in; deterministic, so cached
+    (about 3 MB for all of them) and rendered at most once per process."""
+    image = builtin.render(slug)
+    data = encode_image(image, "jpg", quality=JPEG_QUALITY)
+    thumbnail = make_thumbnail(image, THUMBNAIL_SIDE, fmt="jpg")
+    return data, thumbnail, image.size
+
+
 def backgrounds_seed_builtin() -> int:
     """Create (or repair) the built-in backgrounds; safe to run any number of times.
 
@@ -166,13 +177,11 @@ def backgrounds_seed_builtin() -> int:
                     existing.name = spec.name
                     existing.save(update_fields=["name"])
                 continue
-        image = builtin.render(spec.slug)
-        data = encode_image(image, "jpg", quality=JPEG_QUALITY)
-        thumbnail = make_thumbnail(image, THUMBNAIL_SIDE, fmt="jpg")
+        data, thumbnail, (width, height) = _render_builtin(spec.slug)
         background = existing or Background(owner=None, slug=spec.slug)
         old_names = background.file_names() if existing else []
         background.name = spec.name
-        background.width, background.height = image.size
+        background.width, background.height = width, height
         background.size_bytes = len(data)
         new = Background(owner=None)  # only to generate fresh storage names
         try:

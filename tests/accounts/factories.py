@@ -23,9 +23,7 @@ def png(width: int = 320, height: int = 180) -> bytes:
 
 
 def make_background(owner, name: str = "Beach"):
-    return background_upload(
-        user=owner, file=SimpleUploadedFile(f"{name}.jpg", jpeg()), name=name
-    )
+    return background_upload(user=owner, file=SimpleUploadedFile(f"{name}.jpg", jpeg()), name=name)
 
 
 def make_composite(owner) -> Composite:

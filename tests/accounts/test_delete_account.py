@@ -52,9 +52,7 @@ def test_wrong_password_deletes_nothing(client_logged_in, two_people, list_stora
     assert list_storage_files() == before
 
 
-def test_delete_removes_every_file_then_the_rows(
-    client_logged_in, two_people, list_storage_files
-):
+def test_delete_removes_every_file_then_the_rows(client_logged_in, two_people, list_storage_files):
     alice, mallory = two_people
     alice_files = files_of(alice)
     mallory_files = files_of(mallory)
@@ -97,7 +95,7 @@ def test_local_folders_of_the_person_are_removed(user, tmp_media):
 
 @pytest.mark.s3
 def test_delete_on_s3_removes_every_object(s3_storage, two_people, client_logged_in):
-    alice, mallory = two_people
+    _alice, mallory = two_people
     mallory_files = files_of(mallory)
     assert len(s3_storage.keys()) == 14
     response = client_logged_in.post(URL, {"password": PASSWORD})

@@ -11,7 +11,12 @@ GOOD = "correct-Horse-battery-9"
 
 
 def form(**overrides) -> dict:
-    data = {"username": "newbie", "email": "newbie@example.com", "password1": GOOD, "password2": GOOD}
+    data = {
+        "username": "newbie",
+        "email": "newbie@example.com",
+        "password1": GOOD,
+        "password2": GOOD,
+    }
     data.update(overrides)
     return data
 
