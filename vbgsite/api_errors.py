@@ -35,6 +35,7 @@ from django.core.exceptions import (
 )
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse, UnreadablePostError
+from django.urls import Resolver404, resolve
 from rest_framework import exceptions, status
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -182,9 +183,15 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
 
 def json_not_found(request, *args: Any, **kwargs: Any) -> JsonResponse:
     """Plain Django view for any /api/ path that matches no endpoint."""
-    return JsonResponse(
-        error_body("not_found", f"There is no API endpoint at {request.path}."), status=404
-    )
+    detail = f"There is no API endpoint at {request.path}."
+    if not request.path.endswith("/"):
+        try:
+            match = resolve(request.path + "/")
+        except Resolver404:
+            match = None
+        if match is not None and match.func is not json_not_found:
+            detail += f" API paths end with a slash: {request.path}/"
+    return JsonResponse(error_body("not_found", detail), status=404)
 
 
 class ApiErrorMixin:
