@@ -38,6 +38,16 @@ def _fresh_cache(request):
     cache.clear()
 
 
+@pytest.fixture
+def api_model(request) -> None:
+    """The real segmentation model, ready (the engine's ``segmenter_ready`` fixture, which
+    skips when the weights are not installed)."""
+    try:
+        request.getfixturevalue("segmenter_ready")
+    except pytest.FixtureLookupError:
+        pytest.skip("the segmentation engine's segmenter_ready fixture is not available")
+
+
 def client_for(user) -> APIClient:
     """An API client sending ``Authorization: Token <key>`` for ``user``."""
     _token, key = token_create(user=user, name="tests")
