@@ -79,6 +79,15 @@
     show(working, busy);
   }
 
+  // A file the browser cannot show (not an image, HEIC...): no broken image icons; the
+  // server still decides and explains.
+  photoPreview.addEventListener("error", function () {
+    show(dropPreview, false);
+    show(dropEmpty, true);
+    show(stagePhoto, false);
+    show(placeholder, true);
+  });
+
   photoInput.addEventListener("change", function () {
     show(errorBox, false);
     if (previewUrl) URL.revokeObjectURL(previewUrl);
