@@ -17,6 +17,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from backgrounds import services
+from backgrounds.builtin import BUILTINS
 from backgrounds.forms import BackgroundRenameForm, BackgroundUploadForm
 from backgrounds.models import Background
 from compositing.errors import CompositingError, NotFound
@@ -31,7 +32,11 @@ def _library(request: HttpRequest, *, form: BackgroundUploadForm | None = None, 
     usable = Background.objects.for_user(request.user).order_by(
         F("owner_id").asc(nulls_first=True), "-created", "name"
     )
-    builtins = [bg for bg in usable if bg.is_builtin]
+    # Built-ins in the order BUILTINS lists them (the most versatile first).
+    position = {spec.slug: index for index, spec in enumerate(BUILTINS)}
+    builtins = sorted(
+        (bg for bg in usable if bg.is_builtin), key=lambda bg: (position.get(bg.slug, 99), bg.name)
+    )
     own = [bg for bg in usable if not bg.is_builtin]
     context: dict[str, Any] = {
         "builtins": builtins,
