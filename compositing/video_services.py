@@ -59,6 +59,7 @@ from compositing.errors import (
     InvalidColor,
     InvalidOption,
     InvalidVideo,
+    ModelUnavailable,
     NotFound,
     VideoTooLong,
 )
@@ -693,7 +694,7 @@ def _render_video(composite: Composite, workdir: Path, monitor: _Monitor) -> Any
         background = _background_pixels(composite)
     elif composite.mode == Composite.Mode.COLOR:
         color = parse_color(composite.color)
-    segmenter = engine_frame_segmenter()
+    segmenter = _frame_segmenter(engine_frame_segmenter)
 
     def stop() -> bool:
         return monitor.should_stop()
@@ -711,6 +712,23 @@ def _render_video(composite: Composite, workdir: Path, monitor: _Monitor) -> Any
         preset=getattr(settings, "VBG_VIDEO_PRESET", "superfast"),
         crf=int(getattr(settings, "VBG_VIDEO_CRF", 20)),
     )
+
+
+def _frame_segmenter(factory: Any) -> Any:
+    """The engine's network for video frames, configured from settings like the photo path."""
+    from compositing.segmentation import SegmentationError, configure
+
+    try:
+        from compositing.engine import get_engine
+    except ImportError:  # the Django-side engine module is optional here
+        configure(model_dir=settings.VBG_MODEL_DIR, threads=settings.VBG_TORCH_THREADS)
+    else:
+        get_engine()
+    try:
+        return factory(settings.VBG_SEGMENTER)
+    except SegmentationError as exc:
+        logger.error("segmentation model unavailable: %s", exc)
+        raise ModelUnavailable() from exc
 
 
 def _background_pixels(composite: Composite) -> np.ndarray:
