@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import queue
 import struct
 import threading
@@ -78,8 +79,8 @@ VIDEO_CODECS: frozenset[str] = frozenset(
 # Audio codecs an MP4 carries and browsers play; anything else is re-encoded to AAC.
 MP4_AUDIO_COPY: frozenset[str] = frozenset({"aac", "mp3", "opus", "ac3", "eac3", "alac", "flac"})
 
-# Fast guided filter: statistics at about this long side, box radius in those pixels, eps
-# for a luma guide in 0..1.
+# Fast guided filter: statistics at about this long side, box radius in pixels of the
+# network's probability map (scaled to the statistics grid), eps for a luma guide in 0..1.
 _GUIDE_LONG_SIDE = 320
 _GUIDE_RADIUS = 2
 _GUIDE_EPS = 2e-3
@@ -439,12 +440,17 @@ def _refine_mask(luma: Image.Image, probability: np.ndarray, eps: float) -> Imag
     guide_image = luma.reduce(factor) if factor > 1 else luma
     low_w, low_h = guide_image.size
     guide = np.asarray(guide_image, np.float32) * np.float32(1.0 / 255.0)
-    p = _resize_float(np.asarray(probability, np.float32), low_w, low_h)
-    means = _box(np.stack([guide, p, guide * p, guide * guide]), _GUIDE_RADIUS)
+    probability = np.asarray(probability, np.float32)
+    # The window must span the soft ramp of the network's edge, which is a couple of
+    # *network* pixels wide: the radius is set in those and converted to the grid's scale.
+    scale = max(low_w / probability.shape[1], low_h / probability.shape[0])
+    radius = max(1, round(_GUIDE_RADIUS * scale))
+    p = _resize_float(probability, low_w, low_h)
+    means = _box(np.stack([guide, p, guide * p, guide * guide]), radius)
     mean_i, mean_p, corr_ip, corr_ii = means
     a = (corr_ip - mean_i * mean_p) / (corr_ii - mean_i * mean_i + eps)
     b = mean_p - a * mean_i
-    mean_ab = _box(np.stack([a, b]), _GUIDE_RADIUS)
+    mean_ab = _box(np.stack([a, b]), radius)
     # alpha · 255 = a · Y + b · 255 with Y in 0..255. The coefficient maps are smooth (two box
     # passes), so bilinear to half size then nearest (2-pixel steps, far below one grey level
     # of alpha) costs half of a full-size bilinear resize.
@@ -556,11 +562,23 @@ class VideoResult:
     audio: str | None  # "copied", "aac" (re-encoded) or None
     model_name: str
     seconds: float
-    timings: dict[str, float] = field(default_factory=dict)  # per stage, main thread, seconds
+    # Seconds: wall time of the main thread's stages ("segment", "refine", "compose", and
+    # "wait" for decoded frames), its CPU time ("main_cpu") and the whole process's CPU
+    # time ("process_cpu", decoding and encoding threads included).
+    timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def fps_processed(self) -> float:
         return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+    def fps_on_idle_cores(self, cores: int = 2) -> float:
+        """Frames per second this run's CPU work allows on ``cores`` idle cores: the main
+        thread's serial work, or the whole process's work spread over the cores, whichever
+        is longer. An estimate for a busy machine, where wall time is shared with others."""
+        main, total = self.timings.get("main_cpu"), self.timings.get("process_cpu")
+        if not main or not total:
+            return 0.0
+        return self.frames / max(main, total / cores)
 
 
 @dataclass
@@ -998,7 +1016,10 @@ def composite_video(
 
         frames_total = max(1, info.frames)
         done = 0
+        process_cpu, main_cpu = _process_cpu(), time.thread_time()
+        waited = time.perf_counter()
         for items in _batches(decoded, batch):
+            timings["wait"] += time.perf_counter() - waited
             frames: list[_Decoded] = []
             for item in items:
                 if isinstance(item, _Failure):
@@ -1035,6 +1056,7 @@ def composite_video(
                     progress(done, frames_total, eta)
                 if should_cancel is not None and should_cancel():
                     raise VideoCancelled()
+            waited = time.perf_counter()
         if done == 0:
             raise InvalidVideo("This video has no frames we can decode.")
         if info.frames_exact and done < 0.95 * info.frames - 1:
@@ -1050,6 +1072,8 @@ def composite_video(
         encoder.finish()
         finished = True
         audio_mode = encoder.audio_mode
+        timings["main_cpu"] = time.thread_time() - main_cpu
+        timings["process_cpu"] = _process_cpu() - process_cpu
     finally:
         stop.set()
         for thread in threads:
@@ -1083,6 +1107,12 @@ def _keep_image_blocks() -> None:
     """
     if Image.core.get_blocks_max() < _PILLOW_BLOCKS:
         Image.core.set_blocks_max(_PILLOW_BLOCKS)
+
+
+def _process_cpu() -> float:
+    """CPU seconds of the whole process (all threads, FFmpeg's own included)."""
+    times = os.times()
+    return times.user + times.system
 
 
 def _put(pipe: _Pipe, item: object, failures: list[BaseException]) -> None:
