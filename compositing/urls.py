@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from compositing import views
+from compositing import video_views, views
 
 app_name = "compositing"
 
@@ -14,4 +14,9 @@ urlpatterns = [
     path("history/<uuid:composite_id>/delete/", views.delete, name="delete"),
     path("history/<uuid:composite_id>/download/", views.download, name="download"),
     path("history/<uuid:composite_id>/files/<str:which>/", views.file, name="file"),
+    # Videos (compositing/video_views.py): upload, job status JSON, cancel, ranged player file.
+    path("video/", video_views.video_studio, name="video_studio"),
+    path("history/<uuid:composite_id>/status/", video_views.status, name="status"),
+    path("history/<uuid:composite_id>/cancel/", video_views.cancel, name="cancel"),
+    path("history/<uuid:composite_id>/video/", video_views.video_file, name="video_file"),
 ]

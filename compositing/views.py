@@ -102,6 +102,10 @@ def history(request: HttpRequest) -> HttpResponse:
 def detail(request: HttpRequest, composite_id: str) -> HttpResponse:
     """One composite: original, mask, result, background, model and timings; actions."""
     composite = _get_or_404(request, composite_id)
+    if composite.kind == Composite.Kind.VIDEO:
+        from compositing.video_views import video_detail
+
+        return video_detail(request, composite)
     form = BackgroundChoiceForm(
         initial={
             "color": composite.color or DEFAULT_COLOR,
