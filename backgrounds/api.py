@@ -9,6 +9,7 @@ user's background is a 404; built-in backgrounds are visible to everyone and rea
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.validators import RegexValidator
 from django.db.models import F
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
@@ -29,6 +30,7 @@ from backgrounds.services import (
 )
 from backgrounds.views import serve_background_file
 from vbgsite.api_errors import ApiErrorMixin
+from vbgsite.api_pagination import ApiPagination
 from vbgsite.api_schema import ErrorSerializer
 
 
@@ -72,6 +74,10 @@ class BackgroundSerializer(serializers.ModelSerializer):
         return self._url("api:background-thumbnail", background)
 
 
+# A name must have a visible character (names are trimmed and their spaces collapsed).
+_VISIBLE = RegexValidator(r"\S", "Give the background a name.")
+
+
 class BackgroundUploadSerializer(serializers.Serializer):
     image = serializers.FileField(
         allow_empty_file=True,  # the service gives empty files their own clear error
@@ -86,7 +92,9 @@ class BackgroundUploadSerializer(serializers.Serializer):
 
 
 class BackgroundRenameSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=100)
+    name = serializers.CharField(
+        max_length=100, validators=[_VISIBLE], help_text="The new name. Omitted: no change."
+    )
 
 
 _FILE_RESPONSES = {
@@ -113,6 +121,7 @@ class BackgroundViewSet(
 ):
     serializer_class = BackgroundSerializer
     renderer_classes = [JSONRenderer]
+    pagination_class = ApiPagination
     lookup_value_regex = "[0-9a-fA-F-]{32,36}"
     # PUT is not offered: renaming is a PATCH of ``name``.
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
@@ -195,12 +204,13 @@ class BackgroundViewSet(
     )
     def partial_update(self, request, *args, **kwargs) -> Response:
         background = self._changeable()
-        form = BackgroundRenameSerializer(data=request.data)
+        form = BackgroundRenameSerializer(data=request.data, partial=True)
         form.is_valid(raise_exception=True)
-        renamed = background_rename(
-            user=request.user, background_id=background.pk, name=form.validated_data["name"]
-        )
-        return self._answer(renamed, status.HTTP_200_OK)
+        if "name" in form.validated_data:
+            background = background_rename(
+                user=request.user, background_id=background.pk, name=form.validated_data["name"]
+            )
+        return self._answer(background, status.HTTP_200_OK)
 
     @extend_schema(
         summary="Delete a background",

@@ -47,8 +47,10 @@ from compositing.services import (
     composite_get,
     composite_recomposite,
 )
+from compositing.video_services import composite_cancel, composite_create_video
 from compositing.views import _serve as serve_composite_file
 from vbgsite.api_errors import ApiErrorMixin
+from vbgsite.api_pagination import ApiPagination
 from vbgsite.api_schema import ErrorSerializer
 from vbgsite.throttles import AnonRateThrottle, CompositeRateThrottle, UserRateThrottle
 
@@ -114,6 +116,7 @@ _FILE_RESPONSES = {
     (200, "image/jpeg"): OpenApiResponse(OpenApiTypes.BINARY, description="The file."),
     (200, "image/png"): OpenApiResponse(OpenApiTypes.BINARY, description="The file."),
     (200, "image/webp"): OpenApiResponse(OpenApiTypes.BINARY, description="The file."),
+    (200, "video/mp4"): OpenApiResponse(OpenApiTypes.BINARY, description="A video's result."),
     302: OpenApiResponse(
         description="Files in S3: a redirect (`Location`) to a presigned URL valid for minutes."
     ),
@@ -155,6 +158,7 @@ class CompositeViewSet(
 ):
     serializer_class = CompositeSerializer
     renderer_classes = [JSONRenderer]
+    pagination_class = ApiPagination
     throttle_classes = [UserRateThrottle, AnonRateThrottle, CompositeRateThrottle]
     lookup_value_regex = "[0-9a-fA-F-]{32,36}"
     content_negotiation_class = AcceptHeaderNegotiation
@@ -184,9 +188,10 @@ class CompositeViewSet(
         return super().get_parsers()
 
     def get_max_request_bytes(self) -> int:
-        # A photo and a background image, plus the form's other fields.
+        # A photo (or a video) and a background image, plus the form's other fields.
         if self.request.method == "POST":
-            return 2 * settings.VBG_MAX_UPLOAD_BYTES + 1_048_576
+            media = max(settings.VBG_MAX_UPLOAD_BYTES, settings.VBG_MAX_VIDEO_BYTES)
+            return media + settings.VBG_MAX_UPLOAD_BYTES + 1_048_576
         return super().get_max_request_bytes()
 
     def perform_content_negotiation(self, request, force: bool = False):
@@ -268,12 +273,42 @@ class CompositeViewSet(
     def create(self, request, *args, **kwargs) -> HttpResponse | Response:
         form = CompositeCreateSerializer(data=request.data)
         form.is_valid(raise_exception=True)
+        if "video" in form.validated_data:
+            return self._create_video(form.validated_data)
         composite = composite_create(
             user=request.user,
             photo=form.validated_data["photo"],
             **self._background_options(form.validated_data),
         )
         return self._answer(composite, status.HTTP_201_CREATED)
+
+    def _create_video(self, data: dict[str, Any]) -> Response:
+        """A video: queued at once (202); the composite's JSON carries the progress."""
+        if self._wants_image():
+            raise InvalidOption(
+                "A video is processed in the background: ask for JSON (the default) and"
+                " download result_url when the composite is done."
+            )
+        options = self._background_options(data)
+        options["output_format"] = data.get("format") or "mp4"
+        composite = composite_create_video(user=self.request.user, video=data["video"], **options)
+        return self._answer(composite, status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        summary="Cancel a video job",
+        description=(
+            "Stops a queued or running video composite: a queued one is cancelled at once, a"
+            " running one within about a second (`cancel_requested` until then). A finished"
+            " composite is returned unchanged."
+        ),
+        request=None,
+        responses={200: CompositeSerializer},
+        tags=["composites"],
+    )
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk: str | None = None) -> Response:
+        composite = composite_cancel(user=request.user, composite_id=pk)
+        return Response(CompositeSerializer(composite, context=self.get_serializer_context()).data)
 
     @extend_schema(
         summary="Re-composite onto another background",

@@ -60,7 +60,8 @@ _ERROR_DESCRIPTIONS = {
     "400": "Bad input: a field is missing or invalid, or a file is not a usable image.",
     "401": "No token, or an invalid one (`not_authenticated`, `authentication_failed`).",
     "403": "Not allowed (`permission_denied`, `quota_exceeded`).",
-    "404": "Not found, or not yours (`not_found`).",
+    "404": "Not found, or not yours, or past the last page (`not_found`).",
+    "406": "The Accept header names no type this operation can answer (`not_acceptable`).",
     "413": "Too large: the request, a file, or an image's dimensions.",
     "415": "Unsupported file type or request content type (`unsupported_media_type`).",
     "422": "No person found in the photo (`no_person`).",
@@ -110,14 +111,23 @@ def add_error_responses(result: dict[str, Any], generator, request, public) -> d
             if method not in {"get", "put", "patch", "post", "delete", "head", "options"}:
                 continue
             responses = operation.setdefault("responses", {})
-            statuses = ["429"]
+            # Any request can be throttled, and can name in Accept a type we cannot send.
+            statuses = ["406", "429"]
             # drf-spectacular lists the schemes on every operation that needs a token and
             # omits "security" (no global default is set) where none is needed.
             needs_auth = any(requirement for requirement in operation.get("security", []))
             if needs_auth:
                 statuses.append("401")
-            if any(p.get("in") == "path" for p in operation.get("parameters", [])):
+            parameters = operation.get("parameters", [])
+            if any(p.get("in") == "path" for p in parameters):
                 statuses.append("404")
+            for parameter in parameters:
+                if parameter.get("in") == "query" and parameter.get("name") == "page":
+                    parameter["schema"]["minimum"] = 1
+                    parameter["description"] = (
+                        "Page number, from 1 (not a whole number: 400; past the last: 404)."
+                    )
+                    statuses += ["400", "404"]
             if "requestBody" in operation:
                 statuses += ["400", "413", "415"]
             for status in statuses:

@@ -220,7 +220,18 @@ def test_rename_own(api, user):
     assert own.name == "New name"
 
 
-@pytest.mark.parametrize("payload", [{}, {"name": ""}, {"name": "   "}, {"name": "x" * 101}])
+def test_patch_without_a_name_changes_nothing(api, user):
+    own = make_background(user, name="Old", width=64, height=48)
+
+    response = api.patch(detail(own), {}, format="json")
+
+    assert response.status_code == 200
+    assert response.json()["name"] == "Old"
+
+
+@pytest.mark.parametrize(
+    "payload", [{"name": ""}, {"name": "   "}, {"name": "x" * 101}, {"name": None}, ["x"]]
+)
 def test_rename_needs_a_sensible_name(api, user, payload):
     own = make_background(user, name="Old", width=64, height=48)
 

@@ -71,6 +71,15 @@ def test_history_page_out_of_range_is_json_404(api):
     assert response.json()["code"] == "not_found"
 
 
+@pytest.mark.parametrize("page", ["", "abc", "0", "-1", "1.5", "\u0663"])
+def test_history_page_that_is_not_a_whole_number_is_400(api, page):
+    response = api.get(URL, {"page": page})
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid"
+    assert "page" in response.json()["errors"]
+
+
 def test_detail_has_the_fields_and_owner_checked_file_urls(api, user, stored_composite):
     composite = stored_composite(user, width=96, height=64)
 
