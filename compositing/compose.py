@@ -225,39 +225,31 @@ def _upsample(small: np.ndarray, size: tuple[int, int]) -> Image.Image:
     return image.resize(size, Image.Resampling.NEAREST)
 
 
-def _sample_bilinear(maps: np.ndarray, ys: np.ndarray, xs: np.ndarray, factor: int) -> np.ndarray:
-    """Sample hxwxC low-resolution maps at full-resolution pixels (ys, xs) -> NxC float32.
+# Full-resolution pixels per cell of the map grid the soft band reads F̂ and B̂ from.
+_MAP_CELL = 4
 
-    Pixel centres: full-resolution x maps to (x + 0.5) / factor - 0.5 on the small grid.
+
+def _map_grid(
+    maps: list[np.ndarray], size: tuple[int, int], cell: int
+) -> tuple[list[np.ndarray], int]:
+    """Smooth low-resolution colour maps -> uint8 (N x 3) grids of ``size / cell``.
+
+    Pillow's bilinear resize to 1/cell of the photo's size; each full-resolution pixel then
+    reads the value of its cell (one gather). The maps vary over tens of pixels, so small
+    cells cost nothing visible (measured: same edge error as per-pixel bilinear sampling),
+    and this is several times faster than interpolating per pixel for bands of hundreds of
+    thousands of pixels. Returns (grids, grid width).
     """
-    height, width, channels = maps.shape
-
-    def axis_table(full: int, small: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        u = np.clip((np.arange(full, dtype=np.float32) + 0.5) / factor - 0.5, 0, small - 1)
-        low = np.minimum(u.astype(np.intp), max(small - 2, 0))
-        high = np.minimum(low + 1, small - 1)
-        return low, high, (u - low).astype(np.float32)
-
-    full_height = int(ys.max()) + 1 if ys.size else 0
-    full_width = int(xs.max()) + 1 if xs.size else 0
-    y0, y1, wy = (t[ys] for t in axis_table(full_height, height))
-    x0, x1, wx = (t[xs] for t in axis_table(full_width, width))
-    flat = maps.reshape(-1, channels)
-    row0, row1 = y0 * width, y1 * width
-    top_left = np.take(flat, row0 + x0, axis=0)
-    top = np.take(flat, row0 + x1, axis=0)
-    top -= top_left
-    top *= wx[:, None]
-    top += top_left
-    bottom_left = np.take(flat, row1 + x0, axis=0)
-    bottom = np.take(flat, row1 + x1, axis=0)
-    bottom -= bottom_left
-    bottom *= wx[:, None]
-    bottom += bottom_left
-    bottom -= top
-    bottom *= wy[:, None]
-    bottom += top
-    return bottom
+    grid = (max(1, -(-size[0] // cell)), max(1, -(-size[1] // cell)))
+    planes = [
+        np.asarray(
+            Image.fromarray(np.clip(m + 0.5, 0, 255).astype(np.uint8), "RGB").resize(
+                grid, Image.Resampling.BILINEAR
+            )
+        ).reshape(-1, 3)
+        for m in maps
+    ]
+    return planes, grid[0]
 
 
 def _foreground_array(photo_array: np.ndarray, mask_array: np.ndarray, low: _LowRes) -> np.ndarray:
@@ -265,26 +257,33 @@ def _foreground_array(photo_array: np.ndarray, mask_array: np.ndarray, low: _Low
     band = np.flatnonzero((mask_array - np.uint8(_BAND_LOW)) <= _BAND_HIGH - _BAND_LOW)
     if band.size == 0:
         return photo_array
-    width = mask_array.shape[1]
+    height, width = mask_array.shape
     fg = low.weighted_mean(low.fg_weight, _FG_SIGMA, fallback_sigma=_FG_FALLBACK_SIGMA)
     bg = low.weighted_mean(low.bg_weight, _FG_SIGMA, fallback_sigma=_FG_FALLBACK_SIGMA)
-    ys, xs = np.divmod(band, width)
-    estimates = _sample_bilinear(np.concatenate([fg, bg], axis=2), ys, xs, low.factor)
-    fg_hat, bg_hat = estimates[:, :3], estimates[:, 3:]
+    (fg_grid, bg_grid), grid_width = _map_grid([fg, bg], (width, height), _MAP_CELL)
+    cells, xs = np.divmod(band, width)
+    cells //= _MAP_CELL
+    cells *= grid_width
+    xs //= _MAP_CELL
+    cells += xs
+    fg_hat = np.take(fg_grid, cells, axis=0).astype(np.float32)
+    bg_hat = np.take(bg_grid, cells, axis=0).astype(np.float32)
     a = np.take(mask_array.reshape(-1), band).astype(np.float32)[:, None]
     a *= 1.0 / 255.0
-    observed = np.take(photo_array.reshape(-1, 3), band, axis=0).astype(np.float32)
     # Blur-fusion: F = F̂ + a (I - a F̂ - (1 - a) B̂) = F̂ + a (I - B̂ - a (F̂ - B̂))
-    foreground = observed
+    foreground = np.take(photo_array.reshape(-1, 3), band, axis=0).astype(np.float32)
     foreground -= bg_hat
-    difference = fg_hat - bg_hat
-    difference *= a
-    foreground -= difference
+    bg_hat -= fg_hat  # now B̂ - F̂
+    bg_hat *= a
+    foreground += bg_hat
     foreground *= a
     foreground += fg_hat
     foreground += 0.5
+    np.clip(foreground, 0, 255, out=foreground)
     out = photo_array.copy()
-    out.reshape(-1, 3)[band] = np.clip(foreground, 0, 255).astype(np.uint8)
+    # Scatter whole pixels as 3-byte items: about twice as fast as row fancy-indexing.
+    pixel = np.dtype("V3")
+    out.view(pixel).reshape(-1)[band] = foreground.astype(np.uint8).view(pixel).reshape(-1)
     return out
 
 
