@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from skimage.morphology import binary_erosion, disk
 
 from backgrounds.models import Background
 from compositing import services
@@ -152,7 +153,9 @@ def test_a_photo_without_a_person_is_422(api, list_storage_files):
 
 
 def test_recomposite_of_a_new_composite_reuses_its_mask(api, monkeypatch):
-    created = api.post(URL, {"photo": upload(images.portrait_jpeg(192)), "color": "#FF0000"})
+    created = api.post(
+        URL, {"photo": upload(images.portrait_jpeg(192)), "color": "#FF0000", "format": "png"}
+    )
     assert created.status_code == 201
 
     def refuse(*args, **kwargs):
@@ -169,6 +172,10 @@ def test_recomposite_of_a_new_composite_reuses_its_mask(api, monkeypatch):
     first = np.asarray(images.decode(fetch(api, created.json()["result_url"])), np.int16)
     second = np.asarray(images.decode(fetch(api, response.json()["result_url"])), np.int16)
     mask = np.asarray(images.decode(fetch(api, created.json()["mask_url"])).convert("L"))
-    person, background = mask > 250, mask < 5
-    assert np.abs(first[person] - second[person]).mean() < 3  # the same person
+    # Well inside the person (edges blend with the background colour), and well outside.
+    person = binary_erosion(mask > 250, disk(4))
+    background = binary_erosion(mask < 5, disk(4))
+    assert person.sum() > 1000 and background.sum() > 1000
+    # The same person (a re-composite starts from the stored JPEG q95 source: tiny noise).
+    assert np.abs(first[person] - second[person]).mean() < 2
     assert second[background][:, 2].mean() > 200 and first[background][:, 0].mean() > 200

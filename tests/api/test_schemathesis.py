@@ -136,7 +136,7 @@ def test_api_conforms_to_its_schema(live_server, user, stored_composite, setting
                     + "".join(traceback.format_exception_only(exc))
                 )
 
-    assert operations == 18
+    assert operations >= 18
     assert not failures, "\n\n".join(failures)
     # The run reached real objects, not only 4xx answers.
     answered = {(method, path, status) for method, path, status in statuses}
