@@ -7,7 +7,6 @@ from __future__ import annotations
 import pytest
 import torch
 from torchvision.models import segmentation
-from torchvision.transforms import functional as TF
 
 from compositing.segmentation import get_segmenter
 from compositing.segmentation.backends.torchvision_seg import import_checkpoint
@@ -95,7 +94,7 @@ def test_a_bare_state_dict_checkpoint_with_prefixes_is_unwrapped():
 def test_weights_of_another_architecture_are_refused(model_dir, tmp_path):
     checkpoint = tmp_path / "lraspp.pth"
     torch.save(random_torchvision_model("lraspp_mobilenet_v3_large").state_dict(), checkpoint)
-    with pytest.raises(SegmentationError, match="not a deeplabv3_resnet50 state dict|do not fit"):
+    with pytest.raises(SegmentationError, match=r"not a deeplabv3_resnet50 state dict|do not fit"):
         import_checkpoint(checkpoint, model_dir=model_dir, arch="deeplabv3_resnet50", name="x")
     assert not (model_dir / "deeplabv3_resnet50" / "x.pt").exists()
 
