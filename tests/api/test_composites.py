@@ -465,6 +465,7 @@ def test_create_photo_over_the_byte_limit_is_413(api, settings, list_storage_fil
 
 def test_create_request_far_over_the_limit_is_413_before_reading(api, settings, no_model):
     settings.VBG_MAX_UPLOAD_BYTES = 10_000
+    settings.VBG_MAX_VIDEO_BYTES = 10_000
 
     response = api.post(URL, {"photo": upload(b"\0" * 3_000_000), "mode": "blur"})
 
