@@ -59,12 +59,31 @@ class BackgroundChoiceSerializer(serializers.Serializer):
 
 class CompositeCreateSerializer(BackgroundChoiceSerializer):
     photo = serializers.FileField(
+        required=False,
         allow_empty_file=True,
         help_text=(
             "The portrait: JPEG, PNG, WebP, GIF (first frame), BMP, TIFF or AVIF; validated by"
             " decoding, up to the server's size and megapixel limits."
         ),
     )
+    video = serializers.FileField(
+        required=False,
+        allow_empty_file=True,
+        help_text=(
+            "Instead of `photo`: a video (MP4, MOV, WebM or MKV, up to the server's size and"
+            " length limits). Answers `202` with a queued composite at once; the work runs in"
+            " the background: poll the composite's `url` for `status`, `progress` (percent),"
+            " `frames_done`/`frames_total` and `eta_seconds`; `result_url` is the H.264 MP4"
+            " (audio kept) once `status` is `done`. Modes: image, color or blur."
+        ),
+    )
+
+    def validate(self, attrs: dict) -> dict:
+        has_photo, has_video = "photo" in attrs, "video" in attrs
+        if has_photo == has_video:
+            message = "Upload a photo or a video, not both." if has_photo else "Upload a photo."
+            raise serializers.ValidationError({"photo": [message]})
+        return attrs
 
 
 class RecompositeSerializer(BackgroundChoiceSerializer):
@@ -80,7 +99,9 @@ def _file_url(view_name: str, composite: Composite, field: str, context: dict) -
 class CompositeSerializer(serializers.ModelSerializer):
     """A history entry. File URLs are API URLs that check the owner (never public media)."""
 
-    format = serializers.CharField(source="output_format", help_text="jpg, png or webp.")
+    format = serializers.CharField(
+        source="output_format", help_text="jpg, png or webp; mp4 for videos."
+    )
     model = serializers.CharField(
         source="model_name", help_text="The segmentation model that made the mask."
     )

@@ -138,10 +138,9 @@ def composite_create_video(
     with _local_copy(video, max_bytes=settings.VBG_MAX_VIDEO_BYTES) as path:
         info = probe_video(path)
         if info.duration > settings.VBG_MAX_VIDEO_SECONDS:
-            limit = settings.VBG_MAX_VIDEO_SECONDS
             raise VideoTooLong(
-                f"This video is {info.duration:.0f} s long; the limit is {limit} s "
-                f"({limit // 60} min {limit % 60:02d} s)."
+                f"This video is {_minutes(info.duration)} long; videos can be at most "
+                f"{_minutes(settings.VBG_MAX_VIDEO_SECONDS)}."
             )
         composite = Composite(
             id=uuid.uuid4(),
@@ -292,6 +291,14 @@ def _local_copy(upload: IO[bytes], *, max_bytes: int) -> Iterator[Path]:
         if total == 0:
             raise InvalidVideo("This file is empty.")
         yield path
+
+
+def _minutes(seconds: float) -> str:
+    """``75.2`` -> ``"1 min 15 s"``; under a minute ``"42 s"`` (one decimal below 10 s)."""
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    whole = round(seconds)
+    return f"{whole // 60} min {whole % 60:02d} s" if whole >= 60 else f"{whole} s"
 
 
 def _too_large_message(max_bytes: int) -> str:
