@@ -11,7 +11,6 @@ from rest_framework.test import APIClient
 from accounts.services import token_create
 from compositing.models import Composite
 from tests.video.clips import make_clip
-from tests.video.conftest import wait_for
 
 URL = "/api/v1/composites/"
 
@@ -110,5 +109,3 @@ def test_the_worker_finishes_an_api_video_and_the_result_downloads(user, clip, s
     assert result.status_code == 200 and result["Content-Type"] == "video/mp4"
     data = b"".join(result.streaming_content)
     assert data[4:8] == b"ftyp"
-
-    wait_for(lambda: True, timeout=1, what="nothing")
