@@ -30,8 +30,6 @@ def stuck(user, *, attempts: int, seconds_ago: float, status: str = "running") -
     result = composite_video_task.enqueue(composite_id=str(composite.pk))
     task_status = "RUNNING" if status == "running" else "READY"
     DBTaskResult.objects.filter(pk=result.id).update(status=task_status)
-        status="RUNNING" if status == "running" else "READY"
-    )
     Composite.objects.filter(pk=composite.pk).update(
         updated=timezone.now() - timedelta(seconds=seconds_ago), progress=42.0, frames_done=10
     )
