@@ -1,0 +1,61 @@
+"""Person segmentation engine (no Django here; torch is imported only when a model loads).
+
+Public API::
+
+    from compositing.segmentation import segment, get_segmenter, configure, SegmentationError
+
+    configure(model_dir="models", threads=2)       # once, before the first call
+    alpha = segment(photo)                          # float32 H×W in 0..1, full resolution
+    alpha = segment(frame, previous=last_alpha)     # video: temporal smoothing
+    get_segmenter("selfie").name                    # loaded once per process, under a lock
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+from .errors import SegmentationError, UnknownSegmenter, WeightsError, WeightsMissing
+from .registry import (
+    EngineConfig,
+    available_segmenters,
+    clear_segmenters,
+    configure,
+    get_config,
+    get_segmenter,
+    register_backend,
+)
+from .segmenter import Segmenter, VideoSegmenter, temporal_smooth
+
+__all__ = [
+    "EngineConfig",
+    "SegmentationError",
+    "Segmenter",
+    "UnknownSegmenter",
+    "VideoSegmenter",
+    "WeightsError",
+    "WeightsMissing",
+    "available_segmenters",
+    "clear_segmenters",
+    "configure",
+    "get_config",
+    "get_segmenter",
+    "register_backend",
+    "segment",
+    "temporal_smooth",
+]
+
+
+def segment(
+    image: Image.Image | np.ndarray,
+    *,
+    model: str | None = None,
+    previous: np.ndarray | None = None,
+) -> np.ndarray:
+    """Person alpha of ``image`` (PIL image in any mode, EXIF-rotated; or uint8 H×W×3 RGB).
+
+    Returns float32 H×W in 0..1 at the image's full (upright) resolution; all zeros when no
+    person is found. ``model`` picks a registered segmenter (default: the configured one);
+    ``previous`` is the previous video frame's alpha, for temporal smoothing.
+    """
+    return get_segmenter(model).segment(image, previous=previous)

@@ -1,0 +1,214 @@
+"""Backend registry, engine configuration and the once-per-process model cache.
+
+A backend is one module under ``backends/`` exposing a factory
+``factory(*, name: str, config: EngineConfig, **options) -> Segmenter``; it is registered
+here by dotted path (so nothing heavy is imported until a model is asked for)::
+
+    register_backend("fcn_resnet101", "compositing.segmentation.backends.fcn:FcnSegmenter")
+
+``get_segmenter(name)`` builds each name at most once per process, under a lock, and
+raises :class:`UnknownSegmenter` for a name nobody registered (never a silent fallback).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import importlib
+import logging
+import re
+import sys
+import threading
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from .errors import UnknownSegmenter
+from .segmenter import Segmenter
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_SEGMENTER = "selfie"
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """Process-wide settings: where converted weights live, torch's intra-op thread count
+    (0 = torch's default) and whether to tune glibc malloc for inference (see below)."""
+
+    model_dir: Path = Path("models")
+    threads: int = 0
+    tune_malloc: bool = True
+    default: str = DEFAULT_SEGMENTER
+
+
+@dataclass(frozen=True)
+class _Backend:
+    target: str
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+_BACKENDS: dict[str, _Backend] = {
+    # MediaPipe selfie model, guided-filter refinement and a second pass for small people.
+    "selfie": _Backend("compositing.segmentation.backends.selfie:SelfieSegmenter"),
+    # The same network with a single pass (refinement only), for comparisons.
+    "selfie_single": _Backend(
+        "compositing.segmentation.backends.selfie:SelfieSegmenter", {"second_pass": False}
+    ),
+    # The reference pipeline: one pass, plain bilinear stretch of the 256 px mask.
+    "selfie_bilinear": _Backend(
+        "compositing.segmentation.backends.selfie:SelfieSegmenter",
+        {"second_pass": False, "refine": "bilinear"},
+    ),
+    # torchvision networks with their published COCO/VOC weights (fetch_model --torchvision
+    # ARCH or --import); torchvision is imported only when one of these loads.
+    **{
+        arch: _Backend(
+            "compositing.segmentation.backends.torchvision_seg:TorchvisionSegmenter",
+            {"arch": arch},
+        )
+        for arch in ("fcn_resnet101", "deeplabv3_resnet50", "lraspp_mobilenet_v3_large")
+    },
+}
+
+# ``ARCH:NAME`` models (e.g. "fcn_resnet101:my-finetune"): the backend for ARCH with
+# weights=NAME, a file from train_segmenter or fetch_model --import/--pull
+# (<model_dir>/ARCH/NAME.pt). Registered on first use by get_segmenter.
+_NAMED_WEIGHTS: dict[str, _Backend] = {
+    "selfie": _Backend(
+        "compositing.segmentation.backends.selfie_finetuned:FinetunedSelfieSegmenter"
+    ),
+    **{
+        arch: _Backend(
+            "compositing.segmentation.backends.torchvision_seg:TorchvisionSegmenter",
+            {"arch": arch},
+        )
+        for arch in ("fcn_resnet101", "deeplabv3_resnet50", "lraspp_mobilenet_v3_large")
+    },
+}
+_WEIGHTS_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+_config = EngineConfig()
+_instances: dict[str, Segmenter] = {}
+_lock = threading.Lock()
+_runtime_ready = False
+
+
+def register_backend(name: str, target: str, **options: Any) -> None:
+    """Register ``target`` ("package.module:factory") under ``name`` with fixed options."""
+    with _lock:
+        _BACKENDS[name] = _Backend(target, dict(options))
+        _instances.pop(name, None)
+
+
+def available_segmenters() -> list[str]:
+    """Names ``get_segmenter`` accepts."""
+    return sorted(_BACKENDS)
+
+
+def configure(
+    *,
+    model_dir: Path | str | None = None,
+    threads: int | None = None,
+    tune_malloc: bool | None = None,
+    default: str | None = None,
+) -> EngineConfig:
+    """Set process-wide options (call before the first ``segment``; changing them later
+    drops already-loaded models so the next call reloads with the new settings)."""
+    global _config, _runtime_ready
+    changes: dict[str, Any] = {}
+    if model_dir is not None:
+        changes["model_dir"] = Path(model_dir)
+    if threads is not None:
+        if threads < 0:
+            raise ValueError("threads must be >= 0")
+        changes["threads"] = int(threads)
+    if tune_malloc is not None:
+        changes["tune_malloc"] = bool(tune_malloc)
+    if default is not None:
+        changes["default"] = default
+    with _lock:
+        new = replace(_config, **changes)
+        if new != _config:
+            _config = new
+            _instances.clear()
+            _runtime_ready = False
+    return _config
+
+
+def get_config() -> EngineConfig:
+    return _config
+
+
+def get_segmenter(name: str | None = None) -> Segmenter:
+    """The loaded segmenter registered as ``name`` (default: the configured default)."""
+    key = name or _config.default
+    segmenter = _instances.get(key)
+    if segmenter is not None:
+        return segmenter
+    if key not in _BACKENDS:
+        _register_named_weights(key)
+    if key not in _BACKENDS:
+        raise UnknownSegmenter(
+            f"unknown segmenter {key!r}; available: {', '.join(available_segmenters())}"
+        )
+    with _lock:
+        segmenter = _instances.get(key)
+        if segmenter is None:
+            _prepare_runtime(_config)
+            backend = _BACKENDS[key]
+            module_name, _, attribute = backend.target.partition(":")
+            factory = getattr(importlib.import_module(module_name), attribute)
+            segmenter = factory(name=key, config=_config, **backend.options)
+            _instances[key] = segmenter
+            logger.info("loaded segmenter %s", key)
+    return segmenter
+
+
+def _register_named_weights(key: str) -> None:
+    """Register ``ARCH:NAME`` on the fly when ARCH takes named weights (see _NAMED_WEIGHTS)."""
+    arch, _, weights = key.partition(":")
+    base = _NAMED_WEIGHTS.get(arch)
+    if base is None or not _WEIGHTS_NAME.match(weights) or weights.endswith(".pt"):
+        return
+    with _lock:
+        _BACKENDS.setdefault(key, _Backend(base.target, {**base.options, "weights": weights}))
+
+
+def clear_segmenters() -> None:
+    """Forget loaded models (tests; or to free memory)."""
+    with _lock:
+        _instances.clear()
+
+
+def _prepare_runtime(config: EngineConfig) -> None:
+    global _runtime_ready
+    if _runtime_ready:
+        return
+    import torch
+
+    if config.threads > 0:
+        torch.set_num_threads(config.threads)
+    if config.tune_malloc:
+        _tune_malloc()
+    _runtime_ready = True
+
+
+def _tune_malloc() -> None:
+    """Keep freed memory in glibc's heap instead of returning it to the kernel each time.
+
+    Inference allocates and frees the same few-MB tensors on every call; by default glibc
+    serves those with fresh mmap()s (or trims the heap after each free), so every call pays
+    thousands of page faults, measured as 1.5-2× the network's compute time here. With a
+    fixed mmap threshold and a trim threshold above it, the memory is reused. Cost: the
+    process keeps its peak working set (bounded by the strip-wise refinement).
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        m_trim_threshold, m_top_pad, m_mmap_threshold = -1, -2, -3
+        libc.mallopt(m_mmap_threshold, 32 << 20)
+        libc.mallopt(m_trim_threshold, 64 << 20)
+        libc.mallopt(m_top_pad, 16 << 20)
+    except (OSError, AttributeError):  # not glibc (musl, ...): nothing to tune
+        logger.debug("malloc tuning unavailable")

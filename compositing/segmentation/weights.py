@@ -1,0 +1,240 @@
+"""Where the selfie-segmentation weights come from, and the converted torch files.
+
+The trained model (Apache-2.0) ships inside the ``mediapipe==0.10.14`` wheel on PyPI. Set-up
+(``manage.py fetch_model``) downloads that wheel with pip (``--no-deps``, binary only, a
+fixed platform tag: every platform's wheel holds the same two files), checks both SHA-256s,
+keeps the two ``.tflite`` files under ``<model_dir>/source/`` and writes converted state
+dicts ``<model_dir>/<name>.pt``. Nothing is downloaded at request time: :func:`load_weights`
+only reads the converted file and raises :class:`WeightsMissing` when it is absent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from .errors import WeightsError, WeightsMissing
+
+MEDIAPIPE_REQUIREMENT = "mediapipe==0.10.14"
+# Any platform's wheel has the same model files; pin one so the download is deterministic.
+_WHEEL_PLATFORM_ARGS = (
+    "--platform",
+    "manylinux_2_17_x86_64",
+    "--python-version",
+    "3.12",
+    "--implementation",
+    "cp",
+    "--abi",
+    "cp312",
+)
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class WeightsSpec:
+    """One network's weights as data: where they come from and what they expect.
+
+    ``input_size`` is (height, width) in pixels; input is RGB float in 0..1, output the
+    person probability at the same size.
+    """
+
+    name: str
+    wheel_member: str
+    sha256: str
+    input_size: tuple[int, int]
+
+    @property
+    def file_name(self) -> str:
+        return f"{self.name}.pt"
+
+    @property
+    def source_name(self) -> str:
+        return self.wheel_member.rsplit("/", 1)[-1]
+
+
+SELFIE_GENERAL = WeightsSpec(
+    name="selfie_segmentation",
+    wheel_member="mediapipe/modules/selfie_segmentation/selfie_segmentation.tflite",
+    sha256="9ee168ec7c8f2a16c56fe8e1cfbc514974cbbb7e434051b455635f1bd1462f5c",
+    input_size=(256, 256),
+)
+SELFIE_LANDSCAPE = WeightsSpec(
+    name="selfie_segmentation_landscape",
+    wheel_member="mediapipe/modules/selfie_segmentation/selfie_segmentation_landscape.tflite",
+    sha256="a77d03f4659b9f6b6c1f5106947bf40e99d7655094b6527f214ea7d451106edd",
+    input_size=(144, 256),
+)
+SELFIE_WEIGHTS = (SELFIE_GENERAL, SELFIE_LANDSCAPE)
+
+
+def weights_path(spec: WeightsSpec, model_dir: Path) -> Path:
+    """Path of the converted torch file for ``spec``."""
+    return Path(model_dir) / spec.file_name
+
+
+def source_path(spec: WeightsSpec, model_dir: Path) -> Path:
+    """Path of the verified original ``.tflite`` kept after fetching (used for re-conversion
+    and by the parity tests)."""
+    return Path(model_dir) / "source" / spec.source_name
+
+
+def load_weights(spec: WeightsSpec, model_dir: Path) -> dict[str, torch.Tensor]:
+    """Read the converted state dict; raise :class:`WeightsMissing` if absent or stale."""
+    path = weights_path(spec, model_dir)
+    if not path.is_file():
+        raise WeightsMissing(f"{path} not found: run `python manage.py fetch_model` first")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise WeightsMissing(f"{path} is unreadable ({exc}): run `manage.py fetch_model`") from exc
+    if (
+        not isinstance(payload, dict)
+        or payload.get("format_version") != FORMAT_VERSION
+        or payload.get("source_sha256") != spec.sha256
+    ):
+        raise WeightsMissing(f"{path} is stale: run `python manage.py fetch_model --force`")
+    return payload["state_dict"]
+
+
+def weights_verify(spec: WeightsSpec, model_dir: Path) -> bool:
+    """True when the converted file exists, is current, and fits the network exactly."""
+    from .selfie_net import SelfieSegmentationNet
+
+    try:
+        state = load_weights(spec, model_dir)
+    except WeightsMissing:
+        return False
+    expected = SelfieSegmentationNet().state_dict()
+    return set(state) == set(expected) and all(
+        state[key].shape == expected[key].shape for key in expected
+    )
+
+
+def weights_fetch(
+    *,
+    model_dir: Path,
+    wheel: Path | None = None,
+    force: bool = False,
+    log: Callable[[str], None] = lambda message: None,
+) -> list[Path]:
+    """Make sure both converted weight files are present; return their paths.
+
+    Quick and offline when the converted files already verify. Otherwise uses the kept
+    ``.tflite`` sources, or ``wheel`` (a local mediapipe wheel), or downloads the wheel with
+    pip into ``<model_dir>/download/`` (deleted afterwards). Raises :class:`WeightsError`
+    with a one-line reason when the download fails or a SHA-256 differs.
+    """
+    from .selfie_net import selfie_segmentation_net
+    from .tflite_import import state_dict_from_tflite
+
+    model_dir = Path(model_dir)
+    model_dir.mkdir(parents=True, exist_ok=True)
+    todo = [spec for spec in SELFIE_WEIGHTS if force or not weights_verify(spec, model_dir)]
+    if not todo:
+        log(f"weights up to date in {model_dir}")
+        return [weights_path(spec, model_dir) for spec in SELFIE_WEIGHTS]
+
+    sources: dict[str, bytes] = {}
+    for spec in todo:
+        path = source_path(spec, model_dir)
+        if path.is_file() and _sha256(data := path.read_bytes()) == spec.sha256:
+            sources[spec.name] = data
+    missing = [spec for spec in todo if spec.name not in sources]
+    if missing:
+        download_dir = model_dir / "download"
+        try:
+            wheel_file = Path(wheel) if wheel else _download_wheel(download_dir, log)
+            sources.update(_extract_verified(wheel_file, missing, model_dir, log))
+        finally:
+            shutil.rmtree(download_dir, ignore_errors=True)
+
+    for spec in todo:
+        model = selfie_segmentation_net()
+        state = state_dict_from_tflite(sources[spec.name], model)
+        model.load_state_dict(state, strict=True)  # proves the mapping is complete
+        payload = {
+            "format_version": FORMAT_VERSION,
+            "source": f"{MEDIAPIPE_REQUIREMENT}:{spec.wheel_member}",
+            "source_sha256": spec.sha256,
+            "input_size": list(spec.input_size),
+            "state_dict": state,
+        }
+        _atomic_write(weights_path(spec, model_dir), lambda fh, p=payload: torch.save(p, fh))
+        log(f"converted {spec.source_name} -> {weights_path(spec, model_dir)}")
+    return [weights_path(spec, model_dir) for spec in SELFIE_WEIGHTS]
+
+
+def _download_wheel(download_dir: Path, log: Callable[[str], None]) -> Path:
+    download_dir.mkdir(parents=True, exist_ok=True)
+    log(f"downloading {MEDIAPIPE_REQUIREMENT} wheel from the package index ...")
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        *_WHEEL_PLATFORM_ARGS,
+        "--disable-pip-version-check",
+        "--no-input",
+        "--retries",
+        "1",
+        "--timeout",
+        "30",
+        "--dest",
+        str(download_dir),
+        MEDIAPIPE_REQUIREMENT,
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    wheels = sorted(download_dir.glob("mediapipe-0.10.14-*.whl"))
+    if result.returncode != 0 or not wheels:
+        lines = [line.strip() for line in result.stderr.splitlines() if line.strip()]
+        reason = lines[-1] if lines else f"pip exited with {result.returncode}"
+        raise WeightsError(f"could not download {MEDIAPIPE_REQUIREMENT} (offline?): {reason}")
+    return wheels[0]
+
+
+def _extract_verified(
+    wheel_file: Path, specs: list[WeightsSpec], model_dir: Path, log: Callable[[str], None]
+) -> dict[str, bytes]:
+    try:
+        with zipfile.ZipFile(wheel_file) as archive:
+            members = {spec.name: archive.read(spec.wheel_member) for spec in specs}
+    except (OSError, KeyError, zipfile.BadZipFile) as exc:
+        raise WeightsError(f"{wheel_file.name} does not hold the selfie models: {exc}") from exc
+    for spec in specs:
+        digest = _sha256(members[spec.name])
+        if digest != spec.sha256:
+            raise WeightsError(
+                f"SHA-256 mismatch for {spec.source_name}: expected {spec.sha256}, got {digest}"
+            )
+        _atomic_write(source_path(spec, model_dir), lambda fh, d=members[spec.name]: fh.write(d))
+        log(f"verified {spec.source_name} (sha256 {spec.sha256[:12]}...)")
+    return members
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _atomic_write(path: Path, write: Callable) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
