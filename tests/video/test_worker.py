@@ -245,3 +245,26 @@ def test_a_truncated_video_fails_with_a_reason(user, start_worker, tmp_path, lis
     assert "truncated" in composite.error
     assert not composite.result
     assert len(list_storage_files()) == 1  # the source only
+
+
+def test_a_stopping_worker_puts_its_job_back_in_the_queue(user, start_worker, tmp_path):
+    # A deploy or a dyno restart: SIGTERM. The running job stops at the next frame and goes
+    # back to the queue (the attempt does not count); the worker exits cleanly.
+    import signal
+
+    clip = make_clip(tmp_path / "long.mp4", width=640, height=368, frames=500, audio=False)
+    composite = create(user, clip.path, mode="blur")
+    worker = start_worker()
+
+    def running() -> bool:
+        row = Composite.objects.get(pk=composite.pk)
+        return row.status == "running" and row.frames_done > 0
+
+    wait_for(running, timeout=120, what="the job to start", worker=worker)
+    worker.process.send_signal(signal.SIGTERM)
+    assert worker.wait(timeout=30) == 0, worker.output()
+    composite.refresh_from_db()
+    assert composite.status == Composite.Status.QUEUED
+    assert composite.attempts == 0 and composite.frames_done == 0
+    assert DBTaskResult.objects.filter(status="READY").count() == 1
+    assert not composite.result
