@@ -8,14 +8,14 @@
 """
 
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import SimpleRouter
 
-import vbgsite.api_schema  # noqa: F401  (registers the token auth scheme with drf-spectacular)
 from accounts.api import TokenView
 from backgrounds.api import BackgroundViewSet
 from compositing.api import CompositeViewSet
 from vbgsite.api_errors import json_not_found
+from vbgsite.api_schema import RedocDocsView, SwaggerDocsView  # also registers token auth
 
 app_name = "api"
 
@@ -27,11 +27,7 @@ urlpatterns = [
     path("v1/auth/token/", TokenView.as_view(), name="token"),
     path("v1/", include(router.urls)),
     path("v1/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
-    path(
-        "docs/redoc/",
-        SpectacularRedocView.as_view(url_name="api:schema", template_name="api/redoc.html"),
-        name="redoc",
-    ),
+    path("docs/", SwaggerDocsView.as_view(url_name="api:schema"), name="docs"),
+    path("docs/redoc/", RedocDocsView.as_view(url_name="api:schema"), name="redoc"),
     re_path(r"^.*$", json_not_found),
 ]

@@ -109,6 +109,8 @@ def test_docs_pages_use_only_our_own_static_files(anon, path):
         assert url.startswith("/static/"), url
         assert finders.find(url.removeprefix("/static/")), f"{url} is not among our static files"
     assert "/api/v1/schema/" in html
+    policy = response["Content-Security-Policy"]
+    assert "default-src 'self'" in policy and "img-src 'self' data:" in policy
 
 
 def test_swagger_ui_calls_no_validator(anon):
