@@ -3,7 +3,8 @@
 The model directory (``settings.VBG_MODEL_DIR``) holds ``ARCH/NAME.pt``; when S3 storage is
 configured (``settings.AWS_STORAGE_BUCKET_NAME``) the same file is kept in the bucket as
 ``models/ARCH/NAME.pt`` (private, like every object there), so another machine's
-``fetch_model --pull ARCH:NAME`` can get it. Used by ``train_segmenter`` and ``fetch_model``.
+``fetch_model --pull ARCH:NAME`` can get it. Used by ``train_segmenter`` and ``fetch_model``
+(``--torchvision``, ``--import``, ``--pull``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,14 @@ from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
 
-from compositing.segmentation.trained_weights import load_weights_file, weights_relpath
+from compositing.segmentation.trained_weights import (
+    PUBLISHED_WEIGHTS,
+    TORCHVISION_ARCHS,
+    check_arch,
+    check_weights_name,
+    load_weights_file,
+    weights_relpath,
+)
 
 BUCKET_PREFIX = "models"
 
@@ -72,3 +80,47 @@ def model_download(*, arch: str, name: str, model_dir: Path) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return target
+
+
+def parse_model_name(model: str) -> tuple[str, str]:
+    """``ARCH:NAME`` → (arch, name); a bare torchvision ``ARCH`` → (arch, "coco_voc").
+    Raises ``SegmentationError`` for an unknown architecture or a malformed name."""
+    arch, separator, name = model.partition(":")
+    check_arch(arch)
+    if not separator:
+        if arch not in TORCHVISION_ARCHS:
+            check_weights_name("")  # raises: "selfie" alone is the default, not a weights file
+        name = PUBLISHED_WEIGHTS
+    return arch, check_weights_name(name)
+
+
+def model_fetch_torchvision(
+    *, arch: str, model_dir: Path, progress: bool = True, force: bool = False, log=None
+) -> Path:
+    """torchvision's published COCO/VOC weights for ``arch`` into the model directory
+    (``WeightsError`` with a one-line reason when the download server is unreachable)."""
+    from compositing.segmentation.backends.torchvision_seg import fetch_published
+
+    return fetch_published(
+        arch, model_dir=model_dir, progress=progress, force=force, log=log or (lambda m: None)
+    )
+
+
+def model_import(
+    *, path: Path, arch: str, name: str, model_dir: Path, upload: bool = True
+) -> tuple[Path, str | None]:
+    """Import a weights file the user has (torchvision format or ours) as ``ARCH:NAME``;
+    also into the bucket when one is configured. Returns (local path, storage name)."""
+    from compositing.segmentation.backends.torchvision_seg import import_checkpoint
+
+    local = import_checkpoint(path, model_dir=model_dir, arch=arch, name=name)
+    stored = None
+    if upload and model_store_enabled():
+        stored = model_upload(path=local, arch=arch, name=name)
+    return local, stored
+
+
+def model_pull(*, model: str, model_dir: Path) -> Path:
+    """Fetch ``ARCH:NAME`` (e.g. a model trained on another machine) from the bucket."""
+    arch, name = parse_model_name(model)
+    return model_download(arch=arch, name=name, model_dir=model_dir)
