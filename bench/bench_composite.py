@@ -117,11 +117,14 @@ def main() -> None:
         def segment(_image: Image.Image) -> np.ndarray:
             return fixed
     else:
-        from compositing.engine import get_engine
+        from django.conf import settings
 
-        engine = get_engine(args.model) if args.model else get_engine()
-        model_name = engine.model_name
-        segment = engine.segment
+        from compositing.segmentation import configure, get_segmenter
+
+        configure(model_dir=settings.VBG_MODEL_DIR, threads=args.threads)
+        segmenter = get_segmenter(args.model or settings.VBG_SEGMENTER)
+        model_name = segmenter.name
+        segment = segmenter.segment
 
     print(f"photo: {photo_name}, {WIDTH}x{HEIGHT}, JPEG q90 {len(photo_jpeg) / 1024:.0f} KB")
     print(f"model: {model_name}; torch threads {args.threads}; runs {args.runs}")

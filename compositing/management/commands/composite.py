@@ -170,13 +170,22 @@ def _load(path: str, *, label: str, allowed: frozenset[str]) -> Image.Image:
 
 
 def _segment(photo: Image.Image, model: str | None) -> tuple[np.ndarray, str]:
-    """alpha float32 HxW in 0..1 for the photo, and the model's name."""
-    from compositing.engine import get_engine
-    from compositing.segmentation import SegmentationError, UnknownSegmenter
+    """alpha float32 HxW in 0..1 for the photo, and the model's name.
 
+    The segmentation package configured from settings (ARCHITECTURE.md: model directory,
+    torch threads), the model loaded once per process.
+    """
+    from compositing.segmentation import (
+        SegmentationError,
+        UnknownSegmenter,
+        configure,
+        get_segmenter,
+    )
+
+    configure(model_dir=settings.VBG_MODEL_DIR, threads=settings.VBG_TORCH_THREADS)
     try:
-        engine = get_engine(model)
-        return engine.segment(photo), engine.model_name
+        segmenter = get_segmenter(model or settings.VBG_SEGMENTER)
+        return segmenter.segment(photo), segmenter.name
     except UnknownSegmenter as error:
         raise CommandError(str(error)) from error
     except SegmentationError as error:
