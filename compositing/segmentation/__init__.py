@@ -5,7 +5,7 @@ Public API::
     from compositing.segmentation import segment, get_segmenter, configure, SegmentationError
 
     configure(model_dir="models", threads=2)       # once, before the first call
-    alpha = segment(photo)                          # float32 H×W in 0..1, full resolution
+    alpha = segment(photo)                          # float32 HxW in 0..1, full resolution
     alpha = segment(frame, previous=last_alpha)     # video: temporal smoothing
     get_segmenter("selfie").name                    # loaded once per process, under a lock
 """
@@ -52,9 +52,9 @@ def segment(
     model: str | None = None,
     previous: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Person alpha of ``image`` (PIL image in any mode, EXIF-rotated; or uint8 H×W×3 RGB).
+    """Person alpha of ``image`` (PIL image in any mode, EXIF-rotated; or uint8 HxWx3 RGB).
 
-    Returns float32 H×W in 0..1 at the image's full (upright) resolution; all zeros when no
+    Returns float32 HxW in 0..1 at the image's full (upright) resolution; all zeros when no
     person is found. ``model`` picks a registered segmenter (default: the configured one);
     ``previous`` is the previous video frame's alpha, for temporal smoothing.
     """

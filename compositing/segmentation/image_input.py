@@ -1,4 +1,4 @@
-"""Turn whatever photo the caller has into the uint8 H×W×3 RGB array the engine works on.
+"""Turn whatever photo the caller has into the uint8 HxWx3 RGB array the engine works on.
 
 Decoding, size limits and bad files are the caller's business (``compositing.imaging``);
 this only normalises already-decoded images: EXIF orientation, every PIL mode (RGBA, LA,
@@ -18,10 +18,10 @@ _FLATTEN_ON = 255
 
 
 def image_to_rgb(image: Image.Image | np.ndarray) -> np.ndarray:
-    """Return a C-contiguous uint8 H×W×3 RGB array for a PIL image or an array.
+    """Return a C-contiguous uint8 HxWx3 RGB array for a PIL image or an array.
 
     PIL images are turned upright according to their EXIF orientation. Arrays may be
-    H×W (grey), H×W×3 (RGB) or H×W×4 (RGBA), uint8, uint16 (0..65535) or float (0..1).
+    HxW (grey), HxWx3 (RGB) or HxWx4 (RGBA), uint8, uint16 (0..65535) or float (0..1).
     """
     if isinstance(image, Image.Image):
         return _pil_to_rgb(_upright(image))
@@ -48,9 +48,7 @@ def _pil_to_rgb(image: Image.Image) -> np.ndarray:
         return _array_to_rgb(np.asarray(image).astype(np.uint16))
     if mode in ("I", "F"):
         return _array_to_rgb(_scale_unknown_range(np.asarray(image)))
-    if mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
-        mode == "P" and "transparency" in image.info
-    ):
+    if mode in ("RGBA", "LA", "PA", "RGBa", "La") or (mode == "P" and "transparency" in image.info):
         rgba = np.asarray(image.convert("RGBA"))
         return _flatten(rgba)
     try:
@@ -69,7 +67,7 @@ def _array_to_rgb(array: np.ndarray) -> np.ndarray:
     if array.ndim == 3 and array.shape[2] == 1:
         array = array[..., 0]
     if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (3, 4)):
-        raise SegmentationError(f"expected an H×W, H×W×3 or H×W×4 image, got {array.shape}")
+        raise SegmentationError(f"expected an HxW, HxWx3 or HxWx4 image, got {array.shape}")
     if array.shape[0] < 1 or array.shape[1] < 1:
         raise SegmentationError("empty image")
     array = _to_uint8(array)

@@ -36,7 +36,7 @@ class MaskScore:
 
 
 def mask_score(alpha: np.ndarray, mask: np.ndarray, *, threshold: float = 0.5) -> MaskScore:
-    """Score float H×W ``alpha`` against uint8 H×W ``mask`` (same size)."""
+    """Score float HxW ``alpha`` against uint8 HxW ``mask`` (same size)."""
     if alpha.shape != mask.shape:
         raise ValueError(f"alpha {alpha.shape} and mask {mask.shape} differ in size")
     predicted = alpha >= threshold

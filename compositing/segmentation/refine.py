@@ -10,8 +10,8 @@ the photo's real edges (hair, shoulders, fingers) instead of a blurry stretch of
 The full-resolution step runs over horizontal strips of rows, so memory stays at a few MB
 whatever the photo size (a 50 MP photo never materialises a float copy of itself).
 
-Shapes: ``rgb`` uint8 H×W×3 (torch, HWC); probabilities float32 h×w in 0..1; coefficient
-maps float32 4×h×w (a_r, a_g, a_b, b). Coordinates follow ``align_corners=False`` (pixel
+Shapes: ``rgb`` uint8 HxWx3 (torch, HWC); probabilities float32 hxw in 0..1; coefficient
+maps float32 4xhxw (a_r, a_g, a_b, b). Coordinates follow ``align_corners=False`` (pixel
 centres at +0.5), the convention of both the network's resize layers and PIL.
 """
 
@@ -42,12 +42,12 @@ class GuidedFilterParams:
     resolution: int = 512
     radius: float = 2.0
     eps: float = 1e-3
-    low: float = 0.0
-    high: float = 1.0
+    low: float = 0.3
+    high: float = 0.7
 
 
 def downsample_rgb(rgb: torch.Tensor, height: int, width: int) -> torch.Tensor:
-    """Area-like (antialiased bilinear) downsample: uint8 H×W×3 → float32 3×height×width in 0..1."""
+    """Area-like (antialiased bilinear) downsample: uint8 HxWx3 → float32 3xheightxwidth in 0..1."""
     image = rgb.permute(2, 0, 1).unsqueeze(0)  # a channels-last view, no copy
     if not image.is_contiguous(memory_format=torch.channels_last):
         image = image.contiguous(memory_format=torch.channels_last)  # a crop of the photo
@@ -59,7 +59,7 @@ def downsample_rgb(rgb: torch.Tensor, height: int, width: int) -> torch.Tensor:
 
 
 def resize_probability(prob: torch.Tensor, height: int, width: int) -> torch.Tensor:
-    """Bilinear resize of a float h×w map (``align_corners=False``)."""
+    """Bilinear resize of a float hxw map (``align_corners=False``)."""
     if (height, width) == tuple(prob.shape):
         return prob
     return F.interpolate(
@@ -68,7 +68,7 @@ def resize_probability(prob: torch.Tensor, height: int, width: int) -> torch.Ten
 
 
 def box_mean(x: torch.Tensor, radius: int) -> torch.Tensor:
-    """Mean over a (2r+1)² window for each channel of C×h×w, shrinking at the borders.
+    """Mean over a (2r+1)² window for each channel of Cxhxw, shrinking at the borders.
 
     Separable (a row pass then a column pass): the window is a rectangle clipped to the
     image, so the product of the two 1-D clipped means is the 2-D clipped mean.
@@ -85,7 +85,7 @@ def box_mean(x: torch.Tensor, radius: int) -> torch.Tensor:
 def guided_filter_coefficients(
     guide: torch.Tensor, prob: torch.Tensor, *, radius: int, eps: float
 ) -> torch.Tensor:
-    """Colour guided filter coefficients: guide float 3×h×w, prob float h×w → 4×h×w.
+    """Colour guided filter coefficients: guide float 3xhxw, prob float hxw → 4xhxw.
 
     Returns the box-averaged ``(a_r, a_g, a_b, b)`` such that ``q = a·I + b`` is the filter
     output for any guide ``I`` sampled on (or upsampled to) the same grid.
@@ -97,7 +97,7 @@ def guided_filter_coefficients(
     m = box_mean(stack, radius)
     mean_i, mean_p = m[0:3], m[3]
     cov_ip = m[4:7] - mean_i * mean_p
-    # Per-pixel 3×3 covariance of the guide, regularised, inverted by cofactors.
+    # Per-pixel 3x3 covariance of the guide, regularised, inverted by cofactors.
     s_rr = m[7] - mean_i[0] * mean_i[0] + eps
     s_rg = m[8] - mean_i[0] * mean_i[1]
     s_rb = m[9] - mean_i[0] * mean_i[2]
@@ -141,10 +141,10 @@ def apply_coefficients(
 ) -> torch.Tensor:
     """Write ``clamp((a·I + b - low) / (high - low), 0, 1)`` for every full-res pixel.
 
-    rgb: uint8 H×W×3; coefficients: float 4×h×w (a_r, a_g, a_b, b) or 1×h×w (b only: plain
-    bilinear upsampling); out: float32 H×W (filled in place and returned). The coefficient
+    rgb: uint8 HxWx3; coefficients: float 4xhxw (a_r, a_g, a_b, b) or 1xhxw (b only: plain
+    bilinear upsampling); out: float32 HxW (filled in place and returned). The coefficient
     maps are upsampled bilinearly strip by strip (rows by index arithmetic, columns by
-    ``F.interpolate``), exactly as one ``F.interpolate`` to H×W would.
+    ``F.interpolate``), exactly as one ``F.interpolate`` to HxW would.
     """
     height, width = out.shape
     channels, h, w = coefficients.shape
@@ -188,7 +188,7 @@ def coefficient_grid(height: int, width: int, resolution: int) -> tuple[int, int
 def refine_guided(
     rgb: torch.Tensor, prob: torch.Tensor, params: GuidedFilterParams, out: torch.Tensor
 ) -> torch.Tensor:
-    """Full pipeline: uint8 H×W×3 photo + float h'×w' probability → float32 H×W alpha (in ``out``)."""
+    """uint8 HxWx3 photo + float h'xw' probability → float32 HxW alpha, written to ``out``."""
     height, width = rgb.shape[:2]
     h, w = coefficient_grid(height, width, params.resolution)
     guide = downsample_rgb(rgb, h, w)
@@ -199,5 +199,5 @@ def refine_guided(
 
 
 def upsample_bilinear(prob: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
-    """Plain bilinear stretch of a float h×w probability into ``out`` (float32 H×W)."""
+    """Plain bilinear stretch of a float hxw probability into ``out`` (float32 HxW)."""
     return apply_coefficients(torch.empty(0, dtype=torch.uint8), prob[None], out)

@@ -198,7 +198,7 @@ def _tune_malloc() -> None:
 
     Inference allocates and frees the same few-MB tensors on every call; by default glibc
     serves those with fresh mmap()s (or trims the heap after each free), so every call pays
-    thousands of page faults, measured as 1.5-2× the network's compute time here. With a
+    thousands of page faults, measured as 1.5-2x the network's compute time here. With a
     fixed mmap threshold and a trim threshold above it, the memory is reused. Cost: the
     process keeps its peak working set (bounded by the strip-wise refinement).
     """

@@ -31,7 +31,7 @@ class Segmenter(ABC):
         previous: np.ndarray | None = None,
         temporal_strength: float = DEFAULT_TEMPORAL_STRENGTH,
     ) -> np.ndarray:
-        """Person alpha for ``image``: float32 H×W in 0..1 at full resolution (upright).
+        """Person alpha for ``image``: float32 HxW in 0..1 at full resolution (upright).
 
         ``previous``: the alpha returned for the previous video frame (same size), used to
         damp flicker (see :func:`temporal_smooth`). All zeros means no person was found.
@@ -43,14 +43,14 @@ class Segmenter(ABC):
 
     @abstractmethod
     def segment_rgb(self, rgb: np.ndarray) -> np.ndarray:
-        """uint8 H×W×3 RGB (C-contiguous) → float32 H×W alpha in 0..1."""
+        """uint8 HxWx3 RGB (C-contiguous) → float32 HxW alpha in 0..1."""
 
 
 def temporal_smooth(alpha: np.ndarray, previous: np.ndarray, *, strength: float) -> np.ndarray:
     """Motion-aware exponential smoothing of consecutive frames' alphas (in place on alpha).
 
-    ``alpha + strength · (1 − |alpha − previous|) · (previous − alpha)``: small frame-to-frame
-    wobble is averaged away, large changes (the person moved) pass through. Shapes H×W.
+    ``alpha + strength · (1 - |alpha - previous|) · (previous - alpha)``: small frame-to-frame
+    wobble is averaged away, large changes (the person moved) pass through. Shapes HxW.
     """
     if previous.shape != alpha.shape:
         raise SegmentationError(

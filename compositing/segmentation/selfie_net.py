@@ -1,17 +1,17 @@
 """MediaPipe's selfie-segmentation network as a plain ``torch.nn.Module``.
 
-The architecture is the one inside ``selfie_segmentation.tflite`` (general, 256×256 input) and
-``selfie_segmentation_landscape.tflite`` (144×256): a MobileNetV3-small style encoder (hard-swish,
+The architecture is the one inside ``selfie_segmentation.tflite`` (general, 256x256 input) and
+``selfie_segmentation_landscape.tflite`` (144x256): a MobileNetV3-small style encoder (hard-swish,
 squeeze-excite, TensorFlow "SAME" padding), a context head with a global gate, and three
-attention-gated decoder stages joined by bilinear 2× upsampling, ending in a 2×2 stride-2
+attention-gated decoder stages joined by bilinear 2x upsampling, ending in a 2x2 stride-2
 transposed convolution (MediaPipe's custom ``Convolution2DTransposeBias``). Both variants
 share every layer shape; only the input size differs.
 
 Layers are registered in the order TensorFlow created them (``conv2d``, ``conv2d_1``, …,
 ``depthwise_conv2d``, …), which is what :mod:`.tflite_import` relies on to map weights.
 
-Input: float32 N×3×H×W RGB in 0..1 (H, W multiples of 16). Output of ``forward``: logits
-N×1×H×W; ``torch.sigmoid`` of it is the person probability the TFLite model outputs.
+Input: float32 Nx3xHxW RGB in 0..1 (H, W multiples of 16). Output of ``forward``: logits
+Nx1xHxW; ``torch.sigmoid`` of it is the person probability the TFLite model outputs.
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def _same_padding(
 
 
 def pointwise(in_channels: int, out_channels: int) -> nn.Conv2d:
-    """1×1 convolution with bias."""
+    """1x1 convolution with bias."""
     return nn.Conv2d(in_channels, out_channels, 1)
 
 
@@ -83,12 +83,12 @@ def _inplace() -> bool:
 
 
 def _linear(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
-    """A 1×1 convolution applied to N×C vectors (a conv call costs ~10× more at 1×1)."""
+    """A 1x1 convolution applied to NxC vectors (a conv call costs ~10x more at 1x1)."""
     return F.linear(x, conv.weight.flatten(1), conv.bias)
 
 
 class ChannelGate(nn.Module):
-    """Squeeze-excite gate: ``sigmoid(expand(relu(reduce(mean_hw(x)))))``, shape N×C×1×1."""
+    """Squeeze-excite gate: ``sigmoid(expand(relu(reduce(mean_hw(x)))))``, shape NxCx1x1."""
 
     def __init__(self, channels: int, squeezed: int) -> None:
         super().__init__()
@@ -101,7 +101,7 @@ class ChannelGate(nn.Module):
 
 
 class InvertedResidual(nn.Module):
-    """MobileNetV3 block: 1×1 expand → k×k depthwise → [squeeze-excite] → 1×1 project.
+    """MobileNetV3 block: 1x1 expand → kxk depthwise → [squeeze-excite] → 1x1 project.
 
     The residual connection is used when the block keeps resolution and width.
     """
@@ -169,9 +169,9 @@ class Encoder(nn.Module):
 
 
 class ContextHead(nn.Module):
-    """LR-ASPP style head: ``relu(branch(x)) * sigmoid(gate(mean_hw(x)))``, then 1×1 project.
+    """LR-ASPP style head: ``relu(branch(x)) * sigmoid(gate(mean_hw(x)))``, then 1x1 project.
 
-    The TFLite graph upsamples before the projection; a 1×1 convolution commutes with
+    The TFLite graph upsamples before the projection; a 1x1 convolution commutes with
     bilinear resampling (its weights sum to one), so projecting first is the same function at
     a quarter of the cost. The caller upsamples.
     """
@@ -191,8 +191,8 @@ class DecoderStage(nn.Module):
     """Attention-gated skip fusion followed by a small residual depthwise refinement.
 
     ``y = skip * gate(skip + up) + up``; ``y = relu(conv(y))``; ``y = y + relu(dw(y))``;
-    then an optional 1×1 projection to the next stage's width (applied before the caller's
-    2× upsampling, which commutes with it).
+    then an optional 1x1 projection to the next stage's width (applied before the caller's
+    2x upsampling, which commutes with it).
     """
 
     def __init__(self, channels: int, out_channels: int | None) -> None:
@@ -215,10 +215,10 @@ class DecoderStage(nn.Module):
 class SubpixelConvTranspose2d(nn.ConvTranspose2d):
     """Transposed convolution whose stride equals its kernel size (no overlap, no padding).
 
-    Each input pixel writes one k×k output tile, so it equals a 1×1 convolution to
+    Each input pixel writes one kxk output tile, so it equals a 1x1 convolution to
     ``out·k²`` channels followed by ``pixel_shuffle(k)``, which oneDNN runs several times
     faster than its deconvolution. Parameters keep ``nn.ConvTranspose2d``'s layout
-    (in×out×k×k).
+    (inxoutxkxk).
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int) -> None:
@@ -233,7 +233,7 @@ class SubpixelConvTranspose2d(nn.ConvTranspose2d):
 
 
 class SelfieSegmentationNet(nn.Module):
-    """Encoder-decoder person segmentation network; ``forward`` returns logits N×1×H×W."""
+    """Encoder-decoder person segmentation network; ``forward`` returns logits Nx1xHxW."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -242,7 +242,7 @@ class SelfieSegmentationNet(nn.Module):
         self.decoder8 = DecoderStage(24, 16)
         self.decoder4 = DecoderStage(16, 16)
         self.decoder2 = DecoderStage(16, None)
-        # MediaPipe's Convolution2DTransposeBias: 2×2 kernel, stride 2, no overlap/padding.
+        # MediaPipe's Convolution2DTransposeBias: 2x2 kernel, stride 2, no overlap/padding.
         self.classifier = SubpixelConvTranspose2d(16, 1, 2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -260,7 +260,9 @@ def _upsample(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     return F.interpolate(x, size=like.shape[-2:], mode="bilinear", align_corners=False)
 
 
-def selfie_segmentation_net(state_dict: dict[str, torch.Tensor] | None = None) -> SelfieSegmentationNet:
+def selfie_segmentation_net(
+    state_dict: dict[str, torch.Tensor] | None = None,
+) -> SelfieSegmentationNet:
     """Build the network, in eval mode, optionally loading converted weights (strict)."""
     model = SelfieSegmentationNet()
     if state_dict is not None:

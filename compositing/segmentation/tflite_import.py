@@ -32,7 +32,7 @@ _TRANSPOSE_CONV_CUSTOM = "Convolution2DTransposeBias"
 
 @dataclass
 class TfliteLayer:
-    """One weighted layer of the graph: kernel in TFLite layout (O×H×W×I, depthwise 1×H×W×C)."""
+    """One weighted layer of the graph: kernel in TFLite layout (OxHxWxI, depthwise 1xHxWxC)."""
 
     name: str
     kind: str  # "conv", "depthwise" or "transpose"
@@ -196,7 +196,7 @@ def state_dict_from_tflite(data: bytes, model: nn.Module) -> dict[str, torch.Ten
 
 
 def _to_torch_layout(layer: TfliteLayer) -> np.ndarray:
-    if layer.kind == "conv":  # O×H×W×I -> O×I×H×W
+    if layer.kind == "conv":  # OxHxWxI -> OxIxHxW
         return layer.kernel.transpose(0, 3, 1, 2)
-    # depthwise 1×H×W×C -> C×1×H×W; transposed O×H×W×I -> I×O×H×W
+    # depthwise 1xHxWxC -> Cx1xHxW; transposed OxHxWxI -> IxOxHxW
     return layer.kernel.transpose(3, 0, 1, 2)
