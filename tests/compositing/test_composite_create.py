@@ -1,0 +1,239 @@
+"""composite_create: the real model, real storage; what a person would notice."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from compositing.errors import NoPerson, NotFound, QuotaExceeded
+from compositing.models import Composite
+from compositing.services import composite_create
+from tests.compositing.conftest import (
+    astronaut,
+    background_jpeg,
+    exif_rotated_jpeg,
+    make_background,
+    portrait_jpeg,
+    stored_names,
+    upload,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def read(field) -> Image.Image:
+    with field.open("rb") as handle:
+        image = Image.open(io.BytesIO(handle.read()))
+        image.load()
+    return image
+
+
+def mask_of(composite: Composite) -> np.ndarray:
+    return np.asarray(read(composite.mask).convert("L"))
+
+
+def test_composite_on_builtin_background_keeps_person_pixels(user, builtin_background, real_model):
+    composite = composite_create(
+        user=user,
+        photo=upload(portrait_jpeg()),
+        mode="image",
+        background_id=builtin_background.pk,
+    )
+
+    assert composite.status == Composite.Status.DONE
+    assert (composite.width, composite.height) == (512, 512)
+    assert composite.background == builtin_background
+    assert composite.model_name
+    for key in ("decode_ms", "segment_ms", "compose_ms", "encode_ms", "store_ms", "total_ms"):
+        assert composite.timings[key] >= 0
+    assert composite.timings["segment_ms"] > 0
+
+    mask = mask_of(composite)
+    result = np.asarray(read(composite.result).convert("RGB")).astype(int)
+    photo = np.asarray(astronaut()).astype(int)
+    person = mask == 255
+    background = mask == 0
+    assert person.mean() > 0.15, "the astronaut covers a good part of the photo"
+    # Where the mask is certain, the result is the photo (JPEG noise aside) ...
+    assert np.abs(result[person] - photo[person]).mean() < 4
+    # ... and elsewhere it is the new background, not the photo.
+    assert np.abs(result[background] - photo[background]).mean() > 30
+
+
+def test_files_are_private_random_names_under_the_user(user, builtin_background, real_model):
+    composite = composite_create(
+        user=user,
+        photo=upload(portrait_jpeg(), name="my holiday.jpg"),
+        mode="image",
+        background_id=builtin_background.pk,
+    )
+    names = composite.file_names()
+    assert len(names) == 4  # source, mask, result, thumbnail
+    for name in names:
+        assert name.startswith(f"users/{user.pk}/composites/{composite.pk.hex}/")
+        assert "holiday" not in name
+    assert composite.source_name == "my holiday.jpg"
+    assert sorted(names) == stored_names(folder=f"users/{user.pk}")
+
+
+def test_source_is_reencoded_without_metadata(user, real_model, tmp_media):
+    data, upright_size = exif_rotated_jpeg()
+    composite = composite_create(user=user, photo=upload(data), mode="blur")
+    source = read(composite.source)
+    assert source.size == upright_size  # stored upright
+    assert not source.getexif()  # no EXIF (no GPS, no orientation) survives
+    assert (composite.width, composite.height) == upright_size
+    assert read(composite.result).size == upright_size
+    assert read(composite.mask).size == upright_size
+
+
+@pytest.mark.parametrize("fmt, pil_format", [("jpg", "JPEG"), ("png", "PNG"), ("webp", "WEBP")])
+def test_output_formats(user, fmt, pil_format, real_model, tmp_media):
+    composite = composite_create(
+        user=user, photo=upload(portrait_jpeg()), mode="color", color="#00ff00", output_format=fmt
+    )
+    assert composite.output_format == fmt
+    assert read(composite.result).format == pil_format
+    assert composite.result.name.endswith(f".{fmt}")
+    assert composite.color == "#00FF00"
+
+
+def test_transparent_keeps_alpha_and_never_writes_jpeg(user, real_model, tmp_media):
+    composite = composite_create(
+        user=user, photo=upload(portrait_jpeg()), mode="transparent", output_format="jpg"
+    )
+    assert composite.output_format == "png"
+    result = read(composite.result)
+    assert result.mode == "RGBA"
+    alpha = np.asarray(result.getchannel("A"))
+    assert np.array_equal(alpha, mask_of(composite))
+
+
+def test_colour_background_fills_where_the_person_is_not(user, real_model, tmp_media):
+    composite = composite_create(
+        user=user, photo=upload(portrait_jpeg()), mode="color", color="#1e90ff", output_format="png"
+    )
+    result = np.asarray(read(composite.result).convert("RGB")).astype(int)
+    background = mask_of(composite) == 0
+    assert np.abs(result[background] - [30, 144, 255]).max() <= 1
+
+
+def test_one_off_background_upload_is_stored_with_the_composite(user, real_model, tmp_media):
+    composite = composite_create(
+        user=user,
+        photo=upload(portrait_jpeg()),
+        mode="image",
+        background_file=upload(background_jpeg(1600, 900), name="beach.jpg"),
+    )
+    assert composite.background is None
+    assert composite.background_image
+    assert read(composite.background_image).size == (512, 512)  # covered to the photo
+    assert user.backgrounds.count() == 0  # not added to the library
+
+
+def test_save_background_adds_it_to_the_library(user, real_model, tmp_media):
+    composite = composite_create(
+        user=user,
+        photo=upload(portrait_jpeg()),
+        mode="image",
+        background_file=upload(background_jpeg(), name="office_view.jpg"),
+        save_background=True,
+    )
+    saved = user.backgrounds.get()
+    assert composite.background == saved
+    assert not composite.background_image
+    assert saved.name == "office view"
+
+
+def test_own_library_background(user, real_model, tmp_media):
+    own = make_background(user, name="Mine")
+    composite = composite_create(
+        user=user, photo=upload(portrait_jpeg()), mode="image", background_id=str(own.pk)
+    )
+    assert composite.background == own
+
+
+def test_another_users_background_is_not_found(user, other_user, real_model, tmp_media):
+    theirs = make_background(other_user, name="Theirs")
+    with pytest.raises(NotFound):
+        composite_create(
+            user=user, photo=upload(portrait_jpeg()), mode="image", background_id=theirs.pk
+        )
+    assert not Composite.objects.exists()
+    assert stored_names(folder=f"users/{user.pk}") == []
+
+
+def test_photo_without_a_person_is_refused(user, real_model, tmp_media):
+    from tests.compositing.conftest import encode, gradient
+
+    with pytest.raises(NoPerson):
+        composite_create(user=user, photo=upload(encode(gradient(640, 480), "JPEG")), mode="blur")
+    assert not Composite.objects.exists()
+    assert stored_names(folder=f"users/{user.pk}") == []
+
+
+def test_failure_after_some_files_are_written_leaves_nothing(
+    user, builtin_background, real_model, tmp_media, monkeypatch
+):
+    """A storage error on the third file: the first two are deleted, no row is created."""
+    from django.core.files.storage import FileSystemStorage
+
+    real_save = FileSystemStorage._save
+    calls = {"n": 0}
+
+    def failing_save(self, name, content):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise OSError("disk full")
+        return real_save(self, name, content)
+
+    monkeypatch.setattr(FileSystemStorage, "_save", failing_save)
+    with pytest.raises(OSError, match="disk full"):
+        composite_create(
+            user=user,
+            photo=upload(portrait_jpeg()),
+            mode="image",
+            background_id=builtin_background.pk,
+        )
+    assert calls["n"] == 3
+    assert not Composite.objects.exists()
+    assert stored_names(folder=f"users/{user.pk}") == []
+
+
+def test_failed_row_insert_removes_files_and_the_saved_background(
+    user, real_model, tmp_media, monkeypatch
+):
+    """The row cannot be saved: the stored files and the library entry made for it go."""
+
+    def broken_save(self, *args, **kwargs):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(Composite, "save", broken_save)
+    with pytest.raises(RuntimeError):
+        composite_create(
+            user=user,
+            photo=upload(portrait_jpeg()),
+            mode="image",
+            background_file=upload(background_jpeg()),
+            save_background=True,
+        )
+    assert user.backgrounds.count() == 0
+    assert stored_names(folder=f"users/{user.pk}") == []
+
+
+def test_quota_reached_when_saving_background(user, real_model, tmp_media, settings):
+    settings.VBG_BACKGROUND_QUOTA = 1
+    make_background(user, name="Already one")
+    with pytest.raises(QuotaExceeded):
+        composite_create(
+            user=user,
+            photo=upload(portrait_jpeg()),
+            mode="image",
+            background_file=upload(background_jpeg()),
+            save_background=True,
+        )
+    assert not Composite.objects.exists()
+    assert user.backgrounds.count() == 1
