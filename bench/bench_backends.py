@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/bench_backends.py [--rounds 5] [--threads 2] [--model-dir models]
 
-``segment()`` of one 1920×1080 photo (scikit-image's astronaut, scaled to cover 1080p),
+``segment()`` of one 1920x1080 photo (scikit-image's astronaut, scaled to cover 1080p),
 refinement included, for ``selfie`` (the default) and each torchvision backend. The torchvision
 backends use their published weights when ``fetch_model --torchvision ARCH`` stored them in
 the model directory, otherwise randomly initialised 21-class weights of the same shape

@@ -15,8 +15,8 @@ training images without augmentation), a checkpoint (model, optimiser, history: 
 continues from it) and, when validation IoU improved, the weights file
 ``<model_dir>/<arch>/<name>.pt`` that ``get_segmenter("ARCH:NAME")`` loads.
 
-Shapes: images float32 N×3×S×S in 0..1 (normalised by each model adapter), targets float32
-N×1×S×S in 0..1 (soft), logits N×C×S×S.
+Shapes: images float32 Nx3xSxS in 0..1 (normalised by each model adapter), targets float32
+Nx1xSxS in 0..1 (soft), logits NxCxSxS.
 """
 
 from __future__ import annotations
@@ -118,14 +118,14 @@ def _aisegment_samples(clips: Path, mattes: Path) -> list[Sample]:
 
 
 def read_photo(path: Path) -> np.ndarray:
-    """uint8 H×W×3 RGB, EXIF orientation applied."""
+    """uint8 HxWx3 RGB, EXIF orientation applied."""
     with Image.open(path) as image:
         image.load()
         return image_to_rgb(image)
 
 
 def read_mask(path: Path) -> np.ndarray:
-    """uint8 H×W person mask 0..255: the alpha channel of an RGBA/LA image (AISegment's
+    """uint8 HxW person mask 0..255: the alpha channel of an RGBA/LA image (AISegment's
     mattes) unless it is fully opaque everywhere, else the grey level."""
     with Image.open(path) as image:
         image.load()
@@ -153,10 +153,10 @@ class Augmentation:
 
 
 class PairDataset(torch.utils.data.Dataset):
-    """Samples as (image float32 3×S×S in 0..1, target float32 1×S×S in 0..1).
+    """Samples as (image float32 3xSxS in 0..1, target float32 1xSxS in 0..1).
 
     With ``augmentation`` each item is a random resized crop (deterministic per seed, epoch
-    and index, so runs and resumes repeat); without, the whole photo resized to S×S (the
+    and index, so runs and resumes repeat); without, the whole photo resized to SxS (the
     selfie network also sees the whole photo squeezed to its square input).
     ``repeat`` lists every sample that many times per epoch (tiny data sets).
     """
@@ -188,7 +188,7 @@ class PairDataset(torch.utils.data.Dataset):
         return len(self.samples) * self.repeat
 
     def load(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Photo uint8 3×H×W and mask uint8 1×H×W of sample ``index`` (same size)."""
+        """Photo uint8 3xHxW and mask uint8 1xHxW of sample ``index`` (same size)."""
         if self._cache is not None and index in self._cache:
             return self._cache[index]
         sample = self.samples[index]
@@ -218,7 +218,7 @@ class PairDataset(torch.utils.data.Dataset):
 
 
 def _resize(image: torch.Tensor, height: int, width: int) -> torch.Tensor:
-    """uint8 C×h×w → float32 C×height×width in 0..1 (antialiased bilinear)."""
+    """uint8 Cxhxw → float32 Cxheightxwidth in 0..1 (antialiased bilinear)."""
     x = image[None].float()
     if tuple(image.shape[1:]) != (height, width):
         x = F.interpolate(x, size=(height, width), mode="bilinear", antialias=True)
@@ -255,8 +255,8 @@ def augment(
     aug: Augmentation,
     generator: torch.Generator,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Random resized crop + flip of uint8 3×H×W / 1×H×W, colour jitter of the photo;
-    returns float32 3×S×S and 1×S×S in 0..1."""
+    """Random resized crop + flip of uint8 3xHxW / 1xHxW, colour jitter of the photo;
+    returns float32 3xSxS and 1xSxS in 0..1."""
     top, left, h, w = crop_box(photo.shape[1], photo.shape[2], aug, generator)
     image = _resize(photo[:, top : top + h, left : left + w], size, size)
     target = _resize(mask[:, top : top + h, left : left + w], size, size)
@@ -268,7 +268,7 @@ def augment(
 def color_jitter(
     image: torch.Tensor, aug: Augmentation, generator: torch.Generator
 ) -> torch.Tensor:
-    """Brightness, contrast, saturation and hue jitter of float 3×H×W in 0..1 (in place)."""
+    """Brightness, contrast, saturation and hue jitter of float 3xHxW in 0..1 (in place)."""
     grey_weights = torch.tensor([0.299, 0.587, 0.114]).view(3, 1, 1)
     if aug.brightness:
         image.mul_(_uniform(generator, 1 - aug.brightness, 1 + aug.brightness))
@@ -315,7 +315,7 @@ class TrainableModel(nn.Module):
         raise NotImplementedError
 
     def person_probability(self, logits: torch.Tensor) -> torch.Tensor:
-        """N×H×W person probability from logits."""
+        """NxHxW person probability from logits."""
         raise NotImplementedError
 
     def inner_state_dict(self) -> dict[str, torch.Tensor]:

@@ -62,7 +62,7 @@ def model_dir(default_weights_dir, tmp_path, settings) -> Iterator[Path]:
 
 
 def skimage_photo(name: str, *, max_side: int | None = None) -> np.ndarray:
-    """uint8 H×W×3 RGB photo from scikit-image's bundled data (grey ones as RGB)."""
+    """uint8 HxWx3 RGB photo from scikit-image's bundled data (grey ones as RGB)."""
     from skimage import data
 
     photo = getattr(data, name)()

@@ -1,10 +1,10 @@
 """The default (selfie) pipeline with fine-tuned network weights: model ``selfie:NAME``.
 
-``train_segmenter --arch selfie`` fine-tunes the general (256×256) selfie network and
+``train_segmenter --arch selfie`` fine-tunes the general (256x256) selfie network and
 stores it as ``<model_dir>/selfie/NAME.pt``. This backend is the default pipeline of
 :mod:`.selfie` (aspect-ratio choice, second pass for small people, guided refinement) with
 that network in place of both MediaPipe networks: the network is fully convolutional, so
-the fine-tuned weights also run at the landscape input size (144×256).
+the fine-tuned weights also run at the landscape input size (144x256).
 """
 
 from __future__ import annotations

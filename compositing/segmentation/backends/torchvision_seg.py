@@ -8,7 +8,7 @@ Weights (see :mod:`..trained_weights` for the file format and names):
   --import``): the person probability is the softmax probability of VOC class 15;
 - a transfer-learned 2-class head (``ARCH:NAME``, from ``train_segmenter``): class 1.
 
-Pipeline for one photo (uint8 H×W×3): resize so the shorter side is ``input_size`` pixels
+Pipeline for one photo (uint8 HxWx3): resize so the shorter side is ``input_size`` pixels
 (520 for the published weights, as torchvision's own preset does; antialiased bilinear),
 normalise with ImageNet mean/std, run the network (its output is already upsampled to the
 input size), softmax → person probability; almost no person → all-zero alpha; then the
@@ -59,7 +59,7 @@ DEFAULT_INPUT_SIZE = 520  # torchvision's SemanticSegmentation preset: resize_si
 # The long side is capped at this multiple of the short side (panoramas stay affordable).
 MAX_ASPECT = 4.0
 
-# Final 1×1 classifier convolution(s) of each architecture (replaced by a new binary head).
+# Final 1x1 classifier convolution(s) of each architecture (replaced by a new binary head).
 _CLASSIFIER_LAYERS: dict[str, tuple[str, ...]] = {
     "fcn_resnet101": ("classifier.4",),
     "deeplabv3_resnet50": ("classifier.4",),
@@ -154,7 +154,7 @@ def model_from_payload(payload: Mapping[str, Any]) -> nn.Module:
 
 
 def network_input(rgb: torch.Tensor, size: int, *, max_aspect: float = MAX_ASPECT) -> torch.Tensor:
-    """uint8 H×W×3 → float32 1×3×h×w, shorter side ``size`` (aspect kept, long side capped
+    """uint8 HxWx3 → float32 1x3xhxw, shorter side ``size`` (aspect kept, long side capped
     at ``max_aspect``·size), ImageNet-normalised, channels-last."""
     height, width = rgb.shape[:2]
     scale = size / min(height, width)
@@ -411,7 +411,7 @@ class TorchvisionSegmenter(Segmenter):
         if refine not in ("guided", "bilinear"):
             raise ValueError(f"refine must be 'guided' or 'bilinear', not {refine!r}")
         self.refine = refine
-        # The probability map is ~2× the selfie network's 256 px: a wider radius in its
+        # The probability map is ~2x the selfie network's 256 px: a wider radius in its
         # pixels covers the same share of the photo (not tuned: see the module notes).
         params = GuidedFilterParams(radius=4.0)
         if isinstance(guided, GuidedFilterParams):
@@ -428,7 +428,7 @@ class TorchvisionSegmenter(Segmenter):
 
     @torch.inference_mode()
     def probability(self, rgb: torch.Tensor) -> torch.Tensor:
-        """Person probability (float32 h×w at the network's input size) of uint8 H×W×3."""
+        """Person probability (float32 hxw at the network's input size) of uint8 HxWx3."""
         x = network_input(rgb, self.input_size)
         with self._inference_lock:
             logits = self.model(x)["out"]
