@@ -267,7 +267,13 @@ class CompositeViewSet(
         ),
         request={"multipart/form-data": CompositeCreateSerializer},
         parameters=[_NO_FORMAT_QUERY],
-        responses=_composite_responses(201),
+        responses={
+            **_composite_responses(201),
+            (202, "application/json"): OpenApiResponse(
+                CompositeSerializer,
+                description="A `video`: queued; poll its `url` for `status` and `progress`.",
+            ),
+        },
         tags=["composites"],
     )
     def create(self, request, *args, **kwargs) -> HttpResponse | Response:
