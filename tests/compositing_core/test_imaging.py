@@ -186,6 +186,15 @@ def test_float_tiff_in_unit_range_is_scaled():
     assert values[0, 0] == 0 and values[0, -1] == 255
 
 
+def test_thirty_two_bit_integer_image_with_sixteen_bit_values_is_scaled():
+    ramp = np.tile(np.linspace(0, 65535, 64).astype(np.int32), (40, 1))
+    source = Image.fromarray(ramp)
+    assert source.mode == "I"
+    image = load_image(encode(source, "TIFF"), **LIMITS)
+    values = np.asarray(image)[..., 2]
+    assert values[0, 0] == 0 and values[0, -1] == 255
+
+
 def test_palette_png_with_transparency_keeps_alpha_when_asked():
     source = Image.new("P", (64, 64), 0)
     source.putpalette([0, 0, 0, 200, 40, 40] + [0, 0, 0] * 254)
