@@ -144,8 +144,12 @@ def engine_frame_segmenter(model: str | None = None, *, threads: int | None = 1)
 class _EngineFrames:
     """Adapter from the engine's per-image API to batches of small uint8 frames.
 
-    The engine's ``probability`` takes and returns torch tensors; the conversion to and
-    from numpy happens here and nowhere else in this module (zero-copy both ways).
+    Backends with the selfie network's ``network_for`` get frames at exactly its input size
+    (the landscape network for wide frames). Others (the torchvision networks) get frames
+    with the short side at their ``input_size`` (256 when unknown) and resize themselves.
+    ``probability`` (network resolution) is used when the backend has it, ``segment_rgb``
+    otherwise. The engine speaks torch tensors: the conversion to and from numpy happens
+    here and nowhere else in this module (zero-copy both ways).
     """
 
     def __init__(self, segmenter: Any) -> None:
@@ -153,17 +157,25 @@ class _EngineFrames:
         self.name: str = segmenter.name
 
     def network_size(self, width: int, height: int) -> tuple[int, int]:
-        spec, _ = self.segmenter.network_for(width, height)
-        return tuple(spec.input_size)  # type: ignore[return-value]
+        network_for = getattr(self.segmenter, "network_for", None)
+        if network_for is not None:
+            spec, _ = network_for(width, height)
+            return int(spec.input_size[0]), int(spec.input_size[1])
+        short = int(getattr(self.segmenter, "input_size", 0) or 256)
+        scale = short / min(width, height)
+        return max(16, round(height * scale)), max(16, round(width * scale))
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         import torch  # the engine's dependency; imported only when a video runs
 
-        out = np.empty(batch.shape[:3], np.float32)
-        for index, frame in enumerate(batch):
-            probability = self.segmenter.probability(torch.from_numpy(frame))
-            out[index] = probability.numpy()
-        return out
+        probability = getattr(self.segmenter, "probability", None)
+        results = []
+        for frame in batch:
+            if probability is not None:
+                results.append(probability(torch.from_numpy(frame)).numpy())
+            else:
+                results.append(self.segmenter.segment_rgb(np.ascontiguousarray(frame)))
+        return np.stack(results).astype(np.float32, copy=False)
 
 
 # --------------------------------------------------------------------------------------
