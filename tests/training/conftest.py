@@ -1,9 +1,9 @@
 """Fixtures for the training / model-selection tests.
 
 - ``model_dir``: a fresh model directory per test holding the default network's converted
-  weights (copied from ``settings.VBG_MODEL_DIR``, where ``manage.py fetch_model`` puts
-  them), with the engine configured to use it and 2 torch threads; loaded segmenters and
-  on-the-fly ``ARCH:NAME`` registrations are forgotten afterwards.
+  weights (copied from the engine tests' ``selfie_model_dir`` fixture), with the engine
+  configured to use it and 2 torch threads; loaded segmenters and on-the-fly ``ARCH:NAME``
+  registrations are forgotten afterwards.
 - ``pairs_dir``: real photos from scikit-image (astronaut, coffee, chelsea, camera) with
   person masks made by the default network (``segment()``), as flat NAME.jpg + NAME.png.
 """
@@ -16,25 +16,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from django.conf import settings
 from PIL import Image
 
 PHOTOS = ("astronaut", "coffee", "chelsea", "camera")
 
 
-@pytest.fixture(scope="session")
-def default_weights_dir() -> Path:
-    """Where ``fetch_model`` put the default network's converted weights."""
-    from compositing.segmentation.weights import SELFIE_WEIGHTS, weights_verify
-
-    model_dir = Path(settings.VBG_MODEL_DIR).resolve()
-    if not all(weights_verify(spec, model_dir) for spec in SELFIE_WEIGHTS):
-        pytest.skip(f"no segmentation weights in {model_dir}: run `manage.py fetch_model`")
-    return model_dir
-
-
 @pytest.fixture
-def model_dir(default_weights_dir, tmp_path, settings) -> Iterator[Path]:
+def model_dir(selfie_model_dir, tmp_path, settings) -> Iterator[Path]:
     """A per-test model directory with the default weights; the engine points at it."""
     import torch
 
@@ -44,7 +32,7 @@ def model_dir(default_weights_dir, tmp_path, settings) -> Iterator[Path]:
     directory = tmp_path / "models"
     directory.mkdir()
     for spec in SELFIE_WEIGHTS:
-        shutil.copy2(weights_path(spec, default_weights_dir), directory)
+        shutil.copy2(weights_path(spec, selfie_model_dir), directory)
     settings.VBG_MODEL_DIR = directory
     previous = get_config()
     backends = dict(registry._BACKENDS)
