@@ -37,14 +37,18 @@ if _default["ENGINE"] == "django.db.backends.sqlite3":
 
 
 @pytest.fixture(scope="session")
-def video_model_dir() -> Path:
-    """The converted segmentation weights (``manage.py fetch_model`` puts them there)."""
-    from compositing.segmentation.weights import SELFIE_WEIGHTS, weights_verify
+def video_model_dir(request) -> Path:
+    """The converted segmentation weights: the engine's ``selfie_model_dir`` fixture (the
+    configured ``VBG_MODEL_DIR`` when it verifies, else fetched once like ``fetch_model``)."""
+    try:
+        return Path(request.getfixturevalue("selfie_model_dir"))
+    except pytest.FixtureLookupError:
+        from compositing.segmentation.weights import SELFIE_WEIGHTS, weights_verify
 
-    model_dir = Path(settings.VBG_MODEL_DIR).resolve()
-    if not all(weights_verify(spec, model_dir) for spec in SELFIE_WEIGHTS):
-        pytest.skip(f"no segmentation weights in {model_dir}: run `manage.py fetch_model`")
-    return model_dir
+        model_dir = Path(settings.VBG_MODEL_DIR).resolve()
+        if not all(weights_verify(spec, model_dir) for spec in SELFIE_WEIGHTS):
+            pytest.skip(f"no segmentation weights in {model_dir}: run `manage.py fetch_model`")
+        return model_dir
 
 
 @pytest.fixture
