@@ -13,8 +13,8 @@ $PY manage.py migrate --noinput
 $PY manage.py createcachetable
 $PY manage.py seed_backgrounds
 
-# The task worker (videos) runs beside the web server and stops with it.
-$PY manage.py db_worker &
+# The task worker (videos; db_worker plus recovery of interrupted jobs) runs beside the web server and stops with it.
+$PY manage.py run_worker &
 WORKER_PID=$!
 trap 'kill $WORKER_PID 2>/dev/null || true' EXIT INT TERM
 
