@@ -45,15 +45,6 @@ def files(work: Path) -> dict[str, Path]:
     return paths
 
 
-@pytest.fixture
-def segmentation_model(request) -> None:
-    """The real segmentation model, ready: the engine's ``segmenter_ready`` fixture."""
-    try:
-        request.getfixturevalue("segmenter_ready")
-    except pytest.FixtureLookupError:
-        pytest.skip("the segmentation engine's segmenter_ready fixture is not available yet")
-
-
 def run(*args: str) -> str:
     out = io.StringIO()
     call_command("composite", *[str(a) for a in args], stdout=out)
@@ -139,7 +130,7 @@ def _person_pixels(photo: np.ndarray, result: np.ndarray) -> float:
 
 @pytest.mark.slow
 def test_background_image_composite_keeps_the_person_and_strips_gps(
-    files, tmp_path, segmentation_model
+    files, tmp_path, segmenter_ready
 ):
     output = tmp_path / "out.jpg"
     message = run(files["photo.jpg"], "--background", files["background.jpg"], "-o", output)
@@ -157,7 +148,7 @@ def test_background_image_composite_keeps_the_person_and_strips_gps(
 
 
 @pytest.mark.slow
-def test_transparent_png_has_alpha(files, tmp_path, segmentation_model):
+def test_transparent_png_has_alpha(files, tmp_path, segmenter_ready):
     output = tmp_path / "cut.png"
     run(files["photo.jpg"], "--transparent", "-o", output)
     with Image.open(output) as result:
@@ -168,7 +159,7 @@ def test_transparent_png_has_alpha(files, tmp_path, segmentation_model):
 
 
 @pytest.mark.slow
-def test_colour_and_blur_write_webp_and_png(files, tmp_path, segmentation_model):
+def test_colour_and_blur_write_webp_and_png(files, tmp_path, segmenter_ready):
     run(files["photo.jpg"], "--color", "#1E90FF", "-o", tmp_path / "blue.webp")
     run(files["photo.jpg"], "--blur", "--format", "png", "-o", tmp_path / "blur.png")
     with Image.open(tmp_path / "blue.webp") as blue:
@@ -178,7 +169,7 @@ def test_colour_and_blur_write_webp_and_png(files, tmp_path, segmentation_model)
 
 
 @pytest.mark.slow
-def test_photo_without_a_person_is_a_clear_error(tmp_path, segmentation_model):
+def test_photo_without_a_person_is_a_clear_error(tmp_path, segmenter_ready):
     ramp = np.linspace(40, 220, 640, dtype=np.float32)
     sky = np.stack([ramp * 0.5, ramp * 0.7, np.full_like(ramp, 230)], axis=-1)
     landscape = tmp_path / "sky.jpg"
