@@ -23,6 +23,13 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 SIGN_UP_PASSWORD = "Correct-Horse-Battery-42"
 
 
+def settle(page) -> None:
+    """Wait until the page has stopped loading (images included) before the test thread
+    touches the database: with SQLite's in-memory test database the live server's threads
+    share one connection with the test, which must not be used by two threads at once."""
+    page.wait_for_load_state("networkidle")
+
+
 def test_sign_up_composite_history_recomposite_download_delete(
     browser_page, live_server, tmp_media, tmp_path, real_model
 ):
@@ -57,6 +64,7 @@ def test_sign_up_composite_history_recomposite_download_delete(
         ".every(img => img.complete && img.naturalWidth > 0)"
     )
     assert page.locator("[data-result-badge]").is_visible()
+    settle(page)
     composite = Composite.objects.get()
     assert composite.owner.username == "eileen"
     assert composite.background is not None and composite.background.is_builtin
@@ -88,6 +96,7 @@ def test_sign_up_composite_history_recomposite_download_delete(
     page.locator("#recomposite .tile", has_text="Colour").click()
     page.click("#recomposite button[type=submit]")
     page.wait_for_selector("text=Mask reused")
+    settle(page)
     assert Composite.objects.count() == 2
     recomposite = Composite.objects.exclude(pk=composite.pk).get()
     assert recomposite.parent_id == composite.pk and recomposite.mode == "color"
@@ -114,6 +123,7 @@ def test_sign_up_composite_history_recomposite_download_delete(
     page.click("text=Delete permanently")
     page.wait_for_url(f"{live_server.url}/history/")
     assert page.locator(".history-card").count() == 1
+    settle(page)
     assert not Composite.objects.filter(pk=recomposite.pk).exists()
     remaining = stored_names(folder=f"users/{composite.owner_id}")
     assert not set(names) & set(remaining)
