@@ -23,6 +23,7 @@ import pytest
 from django.core.files.storage import default_storage
 from django.test import Client
 
+from tests.segmentation.fixtures import segmenter_ready, selfie_model_dir  # noqa: F401
 from tests.storage import list_storage_files as _list_storage_files
 
 PASSWORD = "correct-Horse-battery-9"

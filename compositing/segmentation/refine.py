@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 
 # Rows per strip are chosen so a strip's float working set stays around this many bytes.
-_STRIP_BYTES = 1 << 20
+_STRIP_BYTES = 8 << 20
 
 
 @dataclass(frozen=True)
@@ -141,15 +141,21 @@ def apply_coefficients(
 ) -> torch.Tensor:
     """Write ``clamp((a·I + b - low) / (high - low), 0, 1)`` for every full-res pixel.
 
-    rgb: uint8 HxWx3; coefficients: float 4xhxw (a_r, a_g, a_b, b) or 1xhxw (b only: plain
-    bilinear upsampling); out: float32 HxW (filled in place and returned). The coefficient
-    maps are upsampled bilinearly strip by strip (rows by index arithmetic, columns by
-    ``F.interpolate``), exactly as one ``F.interpolate`` to HxW would.
+    rgb: uint8 HxWx3 (I = rgb / 255); coefficients: float 4xhxw (a_r, a_g, a_b, b) or 1xhxw
+    (b only: plain bilinear upsampling); out: float32 HxW (filled in place and returned). The
+    coefficient maps are upsampled bilinearly strip by strip (rows by index arithmetic,
+    columns by ``F.interpolate``), exactly as one ``F.interpolate`` to HxW would.
     """
     height, width = out.shape
     channels, h, w = coefficients.shape
     with_guide = channels == 4
+    # Fold the 1/255 and the low/high mapping into the (small) coefficient maps once:
+    # (a·I/255 + b - low)·gain = (a·gain/255)·I + (b - low)·gain.
     gain = 1.0 / max(high - low, 1e-6)
+    scale = torch.full((channels, 1, 1), gain / 255.0)
+    scale[-1] = gain
+    coefficients = coefficients * scale
+    coefficients[-1] -= low * gain
     per_row = width * 4 * (channels + 4)
     strip = max(8, min(height, _STRIP_BYTES // max(per_row, 1)))
     for start in range(0, height, strip):
@@ -166,15 +172,16 @@ def apply_coefficients(
         ).view(channels, stop - start, width)
         q = out[start:stop]
         if with_guide:
-            pixels = rgb[start:stop].float().mul_(1.0 / 255.0)
-            torch.mul(full[0], pixels[..., 0], out=q)
-            q.addcmul_(full[1], pixels[..., 1])
-            q.addcmul_(full[2], pixels[..., 2])
+            # Planar float copy of the strip: the products below then run on contiguous rows.
+            pixels = rgb[start:stop].permute(2, 0, 1).to(
+                torch.float32, memory_format=torch.contiguous_format
+            )
+            torch.mul(full[0], pixels[0], out=q)
+            q.addcmul_(full[1], pixels[1])
+            q.addcmul_(full[2], pixels[2])
             q.add_(full[3])
         else:
             q.copy_(full[0])
-        if low != 0.0 or high != 1.0:
-            q.sub_(low).mul_(gain)
         q.clamp_(0.0, 1.0)
     return out
 
