@@ -1,0 +1,36 @@
+"""``compositing.engine``: the Django side configures the package from settings, lazily."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from compositing.engine import get_engine, segment_photo
+from compositing.errors import ModelUnavailable
+from tests.segmentation.photos import photo
+
+
+def test_engine_uses_the_configured_model(segmenter_ready, settings):
+    engine = get_engine()
+    assert engine.model_name == settings.VBG_SEGMENTER == "selfie"
+    assert engine.segmenter is segmenter_ready
+    alpha = segment_photo(photo("astronaut", size=(200, 150)))
+    assert alpha.shape == (150, 200) and alpha.dtype == np.float32 and alpha.any()
+
+
+def test_missing_weights_are_model_unavailable(settings, tmp_path):
+    from compositing.segmentation import configure, get_config
+
+    previous = get_config()
+    settings.VBG_MODEL_DIR = tmp_path / "empty"
+    try:
+        with pytest.raises(ModelUnavailable):
+            get_engine("selfie")
+    finally:
+        configure(model_dir=previous.model_dir, threads=previous.threads)
+
+
+def test_misconfigured_model_name_is_model_unavailable(segmenter_ready, settings):
+    settings.VBG_SEGMENTER = "no-such-model"
+    with pytest.raises(ModelUnavailable):
+        get_engine()
