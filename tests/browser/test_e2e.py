@@ -49,12 +49,12 @@ def test_sign_up_composite_history_recomposite_download_delete(
     page.fill("input[name=password2]", SIGN_UP_PASSWORD)
     page.click("form button[type=submit]")
     page.wait_for_url(f"{live_server.url}/")
-    assert page.locator("h1", has_text="Studio").is_visible()
+    page.locator("h1", has_text="Studio").wait_for(state="visible")
     shots("studio-empty")
 
     # Upload a real portrait, choose the first built-in background, composite.
     page.set_input_files("input[name=photo]", str(portrait))
-    assert page.locator("[data-photo-preview]").is_visible()
+    page.locator("[data-photo-preview]").wait_for(state="visible")
     page.locator(".bg-picker .tile").first.click()
     shots("studio-ready")
     page.click("[data-submit]")
@@ -63,7 +63,7 @@ def test_sign_up_composite_history_recomposite_download_delete(
         "() => [...document.querySelectorAll('[data-result] img')]"
         ".every(img => img.complete && img.naturalWidth > 0)"
     )
-    assert page.locator("[data-result-badge]").is_visible()
+    page.locator("[data-result-badge]").wait_for(state="visible")
     settle(page)
     composite = Composite.objects.get()
     assert composite.owner.username == "eileen"
