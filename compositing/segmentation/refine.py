@@ -39,7 +39,7 @@ class GuidedFilterParams:
     (clamped), which snaps near-certain background/foreground to exact 0/1.
     """
 
-    resolution: int = 512
+    resolution: int = 384
     radius: float = 2.0
     eps: float = 1e-3
     low: float = 0.3
@@ -82,41 +82,46 @@ def box_mean(x: torch.Tensor, radius: int) -> torch.Tensor:
     return x[0]
 
 
+# Index pairs of the 6 distinct entries of the symmetric 3x3 colour covariance
+# (rr, rg, rb, gg, gb, bb), and for each entry of its cofactor matrix the two products
+# ``s[i]*s[j] - s[k]*s[l]`` in that 6-vector's indices.
+_PAIRS = ((0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (2, 2))
+_COFACTOR_PLUS = ((3, 5), (4, 2), (1, 4), (0, 5), (2, 1), (0, 3))
+_COFACTOR_MINUS = ((4, 4), (1, 5), (3, 2), (2, 2), (0, 4), (1, 1))
+# Row r of the symmetric inverse in the 6-vector's indices: (rr,rg,rb), (rg,gg,gb), (rb,gb,bb).
+_ROWS = ((0, 1, 2), (1, 3, 4), (2, 4, 5))
+
+
 def guided_filter_coefficients(
     guide: torch.Tensor, prob: torch.Tensor, *, radius: int, eps: float
 ) -> torch.Tensor:
     """Colour guided filter coefficients: guide float 3xhxw, prob float hxw → 4xhxw.
 
     Returns the box-averaged ``(a_r, a_g, a_b, b)`` such that ``q = a·I + b`` is the filter
-    output for any guide ``I`` sampled on (or upsampled to) the same grid.
+    output for any guide ``I`` sampled on (or upsampled to) the same grid. Written as a
+    handful of stacked tensor operations (per-pixel 3x3 solve by cofactors) rather than
+    dozens of small ones.
     """
-    r, g, b = guide[0], guide[1], guide[2]
-    stack = torch.stack(
-        [r, g, b, prob, r * prob, g * prob, b * prob, r * r, r * g, r * b, g * g, g * b, b * b]
-    )
+    first = torch.tensor([i for i, _ in _PAIRS])
+    second = torch.tensor([j for _, j in _PAIRS])
+    products = guide.index_select(0, first) * guide.index_select(0, second)  # 6xhxw
+    stack = torch.cat([guide, prob[None], guide * prob, products])  # 13xhxw
     m = box_mean(stack, radius)
-    mean_i, mean_p = m[0:3], m[3]
-    cov_ip = m[4:7] - mean_i * mean_p
-    # Per-pixel 3x3 covariance of the guide, regularised, inverted by cofactors.
-    s_rr = m[7] - mean_i[0] * mean_i[0] + eps
-    s_rg = m[8] - mean_i[0] * mean_i[1]
-    s_rb = m[9] - mean_i[0] * mean_i[2]
-    s_gg = m[10] - mean_i[1] * mean_i[1] + eps
-    s_gb = m[11] - mean_i[1] * mean_i[2]
-    s_bb = m[12] - mean_i[2] * mean_i[2] + eps
-    c_rr = s_gg * s_bb - s_gb * s_gb
-    c_rg = s_gb * s_rb - s_rg * s_bb
-    c_rb = s_rg * s_gb - s_gg * s_rb
-    c_gg = s_rr * s_bb - s_rb * s_rb
-    c_gb = s_rb * s_rg - s_rr * s_gb
-    c_bb = s_rr * s_gg - s_rg * s_rg
-    det = s_rr * c_rr + s_rg * c_rg + s_rb * c_rb
-    u, v, w = cov_ip[0], cov_ip[1], cov_ip[2]
-    a_r = (c_rr * u + c_rg * v + c_rb * w) / det
-    a_g = (c_rg * u + c_gg * v + c_gb * w) / det
-    a_b = (c_rb * u + c_gb * v + c_bb * w) / det
-    b0 = mean_p - a_r * mean_i[0] - a_g * mean_i[1] - a_b * mean_i[2]
-    return box_mean(torch.stack([a_r, a_g, a_b, b0]), radius)
+    mean_i, mean_p = m[0:3], m[3:4]
+    cov_ip = torch.addcmul(m[4:7], mean_i, mean_p, value=-1.0)  # 3xhxw
+    sigma = torch.addcmul(
+        m[7:13], mean_i.index_select(0, first), mean_i.index_select(0, second), value=-1.0
+    )
+    sigma[[0, 3, 5]] += eps  # regularise the diagonal
+    plus_a, plus_b = (torch.tensor(index) for index in zip(*_COFACTOR_PLUS, strict=True))
+    minus_a, minus_b = (torch.tensor(index) for index in zip(*_COFACTOR_MINUS, strict=True))
+    cofactor = sigma.index_select(0, plus_a) * sigma.index_select(0, plus_b)
+    cofactor.sub_(sigma.index_select(0, minus_a) * sigma.index_select(0, minus_b))  # 6xhxw
+    det = (sigma[0:3] * cofactor[0:3]).sum(0, keepdim=True)  # first row of S · first column of C
+    rows = torch.tensor(_ROWS)
+    a = (cofactor[rows] * cov_ip[None]).sum(1) / det  # 3xhxw
+    b = mean_p - (a * mean_i).sum(0, keepdim=True)
+    return box_mean(torch.cat([a, b]), radius)
 
 
 def _row_weights(out_size: int, in_size: int, start: int, stop: int) -> tuple[torch.Tensor, ...]:
@@ -173,8 +178,10 @@ def apply_coefficients(
         q = out[start:stop]
         if with_guide:
             # Planar float copy of the strip: the products below then run on contiguous rows.
-            pixels = rgb[start:stop].permute(2, 0, 1).to(
-                torch.float32, memory_format=torch.contiguous_format
+            pixels = (
+                rgb[start:stop]
+                .permute(2, 0, 1)
+                .to(torch.float32, memory_format=torch.contiguous_format)
             )
             torch.mul(full[0], pixels[0], out=q)
             q.addcmul_(full[1], pixels[1])

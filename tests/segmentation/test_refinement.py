@@ -10,6 +10,7 @@ from compositing.segmentation.refine import (
     GuidedFilterParams,
     apply_coefficients,
     box_mean,
+    guided_filter_coefficients,
     refine_guided,
     upsample_bilinear,
 )
@@ -61,3 +62,25 @@ def test_guided_refinement_follows_a_colour_edge_that_bilinear_blurs():
     error_guided = np.abs(guided - truth).mean()
     assert error_guided < 0.5 * error_bilinear
     assert ((guided >= 0.5) == (truth >= 0.5)).all()
+
+
+def test_guided_coefficients_solve_the_regularised_colour_system():
+    torch.manual_seed(1)
+    guide = torch.rand(3, 20, 30, dtype=torch.float64)
+    prob = torch.rand(20, 30, dtype=torch.float64)
+    radius, eps = 2, 1e-3
+    got = guided_filter_coefficients(guide, prob, radius=radius, eps=eps)
+
+    # Reference: per pixel, a = (cov(I) + eps·Id)^-1 cov(I, p), b = mean(p) - a·mean(I),
+    # both box-averaged again (He et al., colour guide).
+    mean = box_mean(torch.cat([guide, prob[None]]), radius)
+    outer = box_mean((guide[:, None] * guide[None]).reshape(9, 20, 30), radius).reshape(
+        3, 3, 20, 30
+    )
+    sigma = outer - mean[:3, None] * mean[None, :3] + eps * torch.eye(3)[:, :, None, None]
+    cov = box_mean(guide * prob, radius) - mean[:3] * mean[3]
+    a = torch.linalg.solve(sigma.permute(2, 3, 0, 1), cov.permute(1, 2, 0)[..., None])[..., 0]
+    a = a.permute(2, 0, 1)
+    b = mean[3] - (a * mean[:3]).sum(0)
+    expected = box_mean(torch.cat([a, b[None]]), radius)
+    assert torch.allclose(got, expected, atol=1e-8)
