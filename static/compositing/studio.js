@@ -146,6 +146,12 @@
     show(resultActions, true);
     show(resultBadge, true);
     form.setAttribute("data-result-id", data.id);
+    // On narrow screens the result is below the form: bring it into view.
+    var stage = q("[data-stage]");
+    var box = stage.getBoundingClientRect();
+    if (box.top > window.innerHeight * 0.6 || box.bottom < 0) {
+      stage.scrollIntoView({ behavior: "smooth", block: "start" });
+    }
     if (window.history && window.history.replaceState) {
       window.history.replaceState(null, "", "?result=" + encodeURIComponent(data.id) + "#result");
     }
