@@ -70,16 +70,23 @@ def resize_probability(prob: torch.Tensor, height: int, width: int) -> torch.Ten
 def box_mean(x: torch.Tensor, radius: int) -> torch.Tensor:
     """Mean over a (2r+1)² window for each channel of Cxhxw, shrinking at the borders.
 
-    Separable (a row pass then a column pass): the window is a rectangle clipped to the
-    image, so the product of the two 1-D clipped means is the 2-D clipped mean.
+    Two 1-D box sums (depthwise convolutions with a ones kernel, channels-last so oneDNN's
+    fast path runs; ``avg_pool2d`` is ~10x slower here) divided by the clipped window sizes.
     """
     if radius <= 0:
         return x
+    channels, height, width = x.shape
     k = 2 * radius + 1
-    # avg_pool2d allows padding <= k // 2 = radius, which is exactly what is needed.
-    x = F.avg_pool2d(x[None], (k, 1), stride=1, padding=(radius, 0), count_include_pad=False)
-    x = F.avg_pool2d(x, (1, k), stride=1, padding=(0, radius), count_include_pad=False)
-    return x[0]
+    y = x[None].contiguous(memory_format=torch.channels_last)
+    y = F.conv2d(y, x.new_ones(channels, 1, k, 1), padding=(radius, 0), groups=channels)
+    y = F.conv2d(y, x.new_ones(channels, 1, 1, k), padding=(0, radius), groups=channels)
+    counts = _window_sizes(height, radius, x.dtype)[:, None] * _window_sizes(width, radius, x.dtype)
+    return (y[0] / counts).contiguous()
+
+
+def _window_sizes(n: int, radius: int, dtype: torch.dtype) -> torch.Tensor:
+    index = torch.arange(n)
+    return ((index + radius).clamp(max=n - 1) - (index - radius).clamp(min=0) + 1).to(dtype)
 
 
 # Index pairs of the 6 distinct entries of the symmetric 3x3 colour covariance
