@@ -1,7 +1,7 @@
 """The API section's curl and Python examples, run as written against a live server.
 
 The examples are the fenced blocks tagged ``bash api-example`` and ``python api-example``
-in ``DOC_FILE`` (the README's API section; ``docs/api.md`` is its source). Only their
+in ``DOC_FILE`` (the README's API section). Only their
 server address is replaced (``http://127.0.0.1:8000`` -> the live server); they sign in as
 ``alice`` with the password they show, in a folder holding ``portrait.jpg`` and
 ``beach.jpg``, and must exit 0 and leave the files they say they write.
@@ -23,7 +23,7 @@ from tests.api import images
 from tests.compositing.conftest import make_background
 
 ROOT = Path(__file__).resolve().parents[2]
-DOC_FILE = ROOT / "docs" / "api.md"
+DOC_FILE = ROOT / "README.md"
 DOC_BASE = "http://127.0.0.1:8000"
 EXAMPLE = re.compile(r"^```(bash|python) api-example\n(.*?)^```", re.MULTILINE | re.DOTALL)
 
