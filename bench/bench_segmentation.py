@@ -205,16 +205,27 @@ def main() -> None:
 
     get_segmenter("selfie")  # apply the runtime set-up (threads, malloc) before timing
 
-    report: dict = {"threads": args.threads, "torch": torch.__version__}
+    report: dict = {
+        "threads": args.threads,
+        "torch": torch.__version__,
+        "load_average_at_start": os.getloadavg()[0],
+    }
     print(f"torch threads = {args.threads}, TFLite threads = {args.threads}")
 
     report["network"] = bench_network(model_dir, args.threads, args.rounds)
+    # Also one thread each: robust to other processes on the cores (torch's OpenMP barriers
+    # stall when a worker thread is descheduled; XNNPACK's work-stealing pool does not).
+    torch.set_num_threads(1)
+    report["network_1_thread"] = bench_network(model_dir, 1, args.rounds)
+    torch.set_num_threads(args.threads)
     print(f"\n1. raw network, {args.rounds} interleaved rounds, median ms (target ratio <= 2)")
-    for row in report["network"]:
-        print(
-            f"  {row['model']:32} {row['input']:8} tflite {row['tflite_ms']:7.3f}  "
-            f"torch {row['torch_ms']:7.3f}  ratio {row['ratio']:.2f}"
-        )
+    for key, threads in (("network", args.threads), ("network_1_thread", 1)):
+        for row in report[key]:
+            print(
+                f"  {row['model']:32} {row['input']:8} threads {threads}  "
+                f"tflite {row['tflite_ms']:7.3f}  torch {row['torch_ms']:7.3f}  "
+                f"ratio {row['ratio']:.2f}"
+            )
 
     report["segment_1080p_ms"] = bench_segment(args.segment_rounds)
     print(f"\n2. segment() of 1920x1080, {args.segment_rounds} rounds, median ms (target <= 40)")
@@ -247,6 +258,11 @@ def main() -> None:
                     f"{metrics['miou_per_image']:7.4f} {metrics['iou_pooled']:7.4f} "
                     f"{metrics['pixel_accuracy']:7.4f} {metrics['mad']:8.5f}"
                 )
+    report["load_average_at_end"] = os.getloadavg()[0]
+    print(
+        f"\nload average (1 min) at start {report['load_average_at_start']:.2f}, end "
+        f"{report['load_average_at_end']:.2f} on {os.cpu_count()} cores"
+    )
     print(json.dumps(report))
 
 
