@@ -71,9 +71,27 @@ def _same_padding(
     return left, right, top, bottom
 
 
-def pointwise(in_channels: int, out_channels: int) -> nn.Conv2d:
+class PointwiseConv2d(nn.Conv2d):
+    """1x1 convolution with bias (``nn.Conv2d`` parameters and ``state_dict``).
+
+    On a channels-last tensor the pixels' channel vectors are contiguous rows, so the
+    convolution is one matrix product over a free NHWC view (``F.linear``); PyTorch's own
+    dispatch picks a slow im2col path for the small feature maps of this network.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int) -> None:
+        super().__init__(in_channels, out_channels, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.is_contiguous(memory_format=torch.channels_last):
+            y = F.linear(x.permute(0, 2, 3, 1), self.weight.flatten(1), self.bias)
+            return y.permute(0, 3, 1, 2)
+        return super().forward(x)
+
+
+def pointwise(in_channels: int, out_channels: int) -> PointwiseConv2d:
     """1x1 convolution with bias."""
-    return nn.Conv2d(in_channels, out_channels, 1)
+    return PointwiseConv2d(in_channels, out_channels)
 
 
 def _inplace() -> bool:
@@ -216,20 +234,25 @@ class SubpixelConvTranspose2d(nn.ConvTranspose2d):
     """Transposed convolution whose stride equals its kernel size (no overlap, no padding).
 
     Each input pixel writes one kxk output tile, so it equals a 1x1 convolution to
-    ``out·k²`` channels followed by ``pixel_shuffle(k)``, which oneDNN runs several times
-    faster than its deconvolution. Parameters keep ``nn.ConvTranspose2d``'s layout
-    (inxoutxkxk).
+    ``out·k²`` channels followed by a depth-to-space rearrangement (``pixel_shuffle(k)``),
+    several times faster than oneDNN's deconvolution. Parameters keep
+    ``nn.ConvTranspose2d``'s layout (in x out x k x k).
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int) -> None:
         super().__init__(in_channels, out_channels, kernel_size, stride=kernel_size)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        k = self.kernel_size[0]
-        # weight[i, o, ky, kx] -> conv weight[(o*k + ky)*k + kx, i]: pixel_shuffle's order.
-        weight = self.weight.permute(1, 2, 3, 0).reshape(-1, self.in_channels, 1, 1)
+        k, out = self.kernel_size[0], self.out_channels
+        n, _, h, w = x.shape
+        # weight[i, o, ky, kx] -> matrix[(o, ky, kx), i]; each input pixel gives one kxk tile.
+        weight = self.weight.permute(1, 2, 3, 0).reshape(-1, self.in_channels)
         bias = self.bias.repeat_interleave(k * k) if self.bias is not None else None
-        return F.pixel_shuffle(F.conv2d(x, weight, bias), k)
+        if x.is_contiguous(memory_format=torch.channels_last):
+            tiles = F.linear(x.permute(0, 2, 3, 1), weight, bias)  # Nxhxwx(out·k·k)
+            tiles = tiles.view(n, h, w, out, k, k).permute(0, 3, 1, 4, 2, 5)
+            return tiles.reshape(n, out, h * k, w * k)
+        return F.pixel_shuffle(F.conv2d(x, weight[:, :, None, None], bias), k)
 
 
 class SelfieSegmentationNet(nn.Module):
