@@ -114,8 +114,9 @@ class ChannelGate(nn.Module):
         self.expand = pointwise(squeezed, channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        squeezed = F.relu(_linear(x.mean((2, 3)), self.reduce))
-        return torch.sigmoid(_linear(squeezed, self.expand))[:, :, None, None]
+        n, c = x.shape[:2]
+        squeezed = F.relu(_linear(x.mean((2, 3)), self.reduce), inplace=True)
+        return torch.sigmoid(_linear(squeezed, self.expand)).view(n, c, 1, 1)
 
 
 class InvertedResidual(nn.Module):
@@ -150,7 +151,9 @@ class InvertedResidual(nn.Module):
         if self.se is not None:
             y = y * self.se(y)
         y = self.project(y)
-        return x + y if self.use_residual else y
+        if not self.use_residual:
+            return y
+        return y.add_(x) if _inplace() else x + y
 
 
 class Encoder(nn.Module):
@@ -201,7 +204,7 @@ class ContextHead(nn.Module):
         self.project = pointwise(channels, out_channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        gate = torch.sigmoid(_linear(x.mean((2, 3)), self.gate))[:, :, None, None]
+        gate = torch.sigmoid(_linear(x.mean((2, 3)), self.gate)).view(x.shape[0], -1, 1, 1)
         return self.project(F.relu(self.branch(x), inplace=_inplace()) * gate)
 
 
@@ -224,7 +227,8 @@ class DecoderStage(nn.Module):
         inplace = _inplace()
         y = torch.addcmul(up, skip, self.attention(skip + up))
         y = F.relu(self.conv(y), inplace=inplace)
-        y = y + F.relu(self.depthwise(y), inplace=inplace)
+        refined = F.relu(self.depthwise(y), inplace=inplace)
+        y = refined.add_(y) if inplace else y + refined
         if self.project is not None:
             y = self.project(y)
         return y

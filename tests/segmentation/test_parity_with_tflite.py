@@ -93,3 +93,16 @@ def test_layers_have_readable_names(selfie_model_dir):
     assert "decoder2.depthwise.weight" in state
     assert tuple(state["classifier.weight"].shape) == (16, 1, 2, 2)  # ConvTranspose2d layout
     assert state["encoder.stem.weight"].dtype == torch.float32  # fp16 widened
+
+
+@pytest.mark.parametrize("spec", SELFIE_WEIGHTS, ids=lambda spec: spec.name)
+def test_engine_runtime_computes_exactly_what_the_module_does(segmenter_ready, spec):
+    from compositing.segmentation.backends.selfie import network_input as engine_input
+
+    rgb = torch.from_numpy(photo("astronaut"))
+    network = segmenter_ready._networks[spec.name][1]
+    x = engine_input(rgb, *spec.input_size)
+    with torch.inference_mode():
+        expected = network(x)
+        got = segmenter_ready._runtime(network, x)(x)
+    assert torch.allclose(got, expected, rtol=0, atol=1e-5)

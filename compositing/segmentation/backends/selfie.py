@@ -14,6 +14,7 @@ Pipeline for one photo (uint8 HxWx3):
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import warnings
@@ -29,6 +30,8 @@ from ..registry import EngineConfig
 from ..segmenter import Segmenter
 from ..selfie_net import SelfieSegmentationNet, selfie_segmentation_net
 from ..weights import SELFIE_GENERAL, SELFIE_LANDSCAPE, WeightsSpec, load_weights
+
+logger = logging.getLogger(__name__)
 
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1 in full-resolution pixels (end exclusive)
 
@@ -55,6 +58,10 @@ class SelfieOptions:
     min_person_fraction: float = 0.0005
     second_pass_max_fraction: float = 0.25
     crop_margin: float = 0.08
+    # Run each network through a TorchScript trace, frozen, per input size: the same
+    # arithmetic (bit-identical output) with ~25% less per-call overhead than the eager
+    # module. Falls back to the module if tracing is unavailable.
+    frozen_runtime: bool = True
 
 
 class SelfieSegmenter(Segmenter):
@@ -75,6 +82,7 @@ class SelfieSegmenter(Segmenter):
         # Two concurrent requests would each start 2 OpenMP threads on the same cores;
         # running the (few ms) network calls one at a time is faster overall.
         self._inference_lock = threading.Lock()
+        self._runtimes: dict[tuple[int, tuple[int, ...]], torch.nn.Module] = {}
 
     def network_for(self, width: int, height: int) -> tuple[WeightsSpec, SelfieSegmentationNet]:
         """The general network, or the landscape one for wide photos."""
@@ -88,7 +96,7 @@ class SelfieSegmenter(Segmenter):
         spec, network = self.network_for(width, height)
         x = network_input(rgb, *spec.input_size)
         with self._inference_lock:
-            logits = network(x)
+            logits = self._runtime(network, x)(x)
         return torch.sigmoid(logits)[0, 0]
 
     @torch.inference_mode()
@@ -115,6 +123,18 @@ class SelfieSegmenter(Segmenter):
             region = photo[y0:y1, x0:x1]
             self._refine(region, self.probability(region), out[y0:y1, x0:x1])
         return alpha
+
+    def _runtime(self, network: torch.nn.Module, example: torch.Tensor) -> torch.nn.Module:
+        """The callable that runs ``network`` on inputs shaped like ``example`` (built once;
+        call under the inference lock)."""
+        if not self.options.frozen_runtime:
+            return network
+        key = (id(network), tuple(example.shape))
+        runtime = self._runtimes.get(key)
+        if runtime is None:
+            runtime = _frozen(network, example)
+            self._runtimes[key] = runtime
+        return runtime
 
     def _refine(self, rgb: torch.Tensor, prob: torch.Tensor, out: torch.Tensor) -> None:
         if self.options.refine == "bilinear":
@@ -159,6 +179,18 @@ def network_input(rgb: torch.Tensor, height: int, width: int) -> torch.Tensor:
             image, size=(height, width), mode="bilinear", antialias=True, align_corners=False
         )
     return image.float().div_(255.0)
+
+
+def _frozen(network: torch.nn.Module, example: torch.Tensor) -> torch.nn.Module:
+    """TorchScript trace of ``network`` for ``example``'s shape, frozen; or the module itself."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch.jit is deprecated in favour of compile
+            traced = torch.jit.trace(network, example, check_trace=False)
+            return torch.jit.freeze(traced.eval())
+    except Exception as exc:  # no TorchScript in this torch build: eager is correct too
+        logger.warning("running the selfie network eagerly (%s)", exc)
+        return network
 
 
 def _load_network(spec: WeightsSpec, config: EngineConfig) -> SelfieSegmentationNet:
