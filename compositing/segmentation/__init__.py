@@ -12,6 +12,14 @@ Public API::
 
 from __future__ import annotations
 
+import os
+
+# OpenMP's default "active" wait makes torch's idle threads spin on the cores. With more
+# runnable threads than cores (gunicorn workers, the task worker, anything else on the
+# machine) a 30 ms inference then takes seconds. Passive waiting must be chosen before
+# torch's OpenMP runtime loads, and torch is imported only later, when a model loads.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 import numpy as np
 from PIL import Image
 
