@@ -22,6 +22,7 @@ The last line printed is one JSON object with every figure.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import statistics
@@ -206,10 +207,27 @@ def main() -> None:
     parser.add_argument("--model-dir", default=os.environ.get("VBG_MODEL_DIR", "models"))
     parser.add_argument("--data", default=str(DEFAULT_DATA))
     parser.add_argument("--skip-quality", action="store_true")
+    parser.add_argument(
+        "--omp-wait-policy",
+        choices=("engine", "PASSIVE", "ACTIVE", "unset"),
+        default="engine",
+        help="OpenMP wait policy for torch: the engine's default (set when the package is "
+        "imported before torch), or an explicit one",
+    )
     args = parser.parse_args()
     model_dir = (BASE_DIR / args.model_dir).resolve()
 
+    if args.omp_wait_policy in ("PASSIVE", "ACTIVE"):
+        os.environ["OMP_WAIT_POLICY"] = args.omp_wait_policy
+    elif args.omp_wait_policy == "unset":
+        os.environ.pop("OMP_WAIT_POLICY", None)
+        import torch  # OpenMP reads its settings now, before the package sets a default
+    # The package sets its OpenMP default on import; it must come before torch loads.
+    importlib.import_module("compositing.segmentation")
     import torch
+
+    if args.omp_wait_policy == "unset":
+        os.environ.pop("OMP_WAIT_POLICY", None)  # report what torch's runtime actually read
 
     from compositing.segmentation import configure
 
@@ -220,11 +238,15 @@ def main() -> None:
     get_segmenter("selfie")  # apply the runtime set-up (threads, malloc) before timing
 
     report: dict = {
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "unset (libgomp default)"),
         "threads": args.threads,
         "torch": torch.__version__,
         "load_average_at_start": os.getloadavg()[0],
     }
-    print(f"torch threads = {args.threads}, TFLite threads = {args.threads}")
+    print(
+        f"torch threads = {args.threads}, TFLite threads = {args.threads}, "
+        f"OMP_WAIT_POLICY = {report['omp_wait_policy']}"
+    )
 
     report["network"] = bench_network(model_dir, args.threads, args.rounds)
     # Also one thread each: robust to other processes on the cores (torch's OpenMP barriers
