@@ -332,6 +332,36 @@ class _Options:
     color_hex: str = ""
 
 
+def background_choice_check(
+    *,
+    mode: str,
+    background_id: uuid.UUID | str | None,
+    background_file: IO[bytes] | None,
+    color: str | None,
+) -> tuple[int, int, int] | None:
+    """Check that exactly the inputs ``mode`` needs were given (photos and videos alike).
+
+    Returns the parsed colour (R, G, B) for the solid-colour mode, else None; raises
+    InvalidOption / InvalidColor with a message the person can act on.
+    """
+    has_id = background_id not in (None, "")
+    has_file = background_file is not None
+    if mode == Composite.Mode.IMAGE:
+        if has_id and has_file:
+            raise InvalidOption("Choose a background from the library or upload one, not both.")
+        if not has_id and not has_file:
+            raise InvalidOption("Choose a background image, or upload one.")
+    elif has_id or has_file:
+        raise InvalidOption("A background image is only used with the background-image mode.")
+    if mode == Composite.Mode.COLOR:
+        if not color:
+            raise InvalidColor("Choose a colour, written as #RRGGBB.")
+        return parse_color(color)
+    if color:
+        raise InvalidOption("A colour is only used with the solid-colour mode.")
+    return None
+
+
 def _check_options(
     *,
     mode: str,
@@ -352,24 +382,11 @@ def _check_options(
     if mode == Composite.Mode.TRANSPARENT and fmt == "jpg":
         fmt = "png"  # JPEG has no alpha channel
 
+    rgb = background_choice_check(
+        mode=mode, background_id=background_id, background_file=background_file, color=color
+    )
     has_id = background_id not in (None, "")
-    has_file = background_file is not None
-    if mode == Composite.Mode.IMAGE:
-        if has_id and has_file:
-            raise InvalidOption("Choose a background from the library or upload one, not both.")
-        if not has_id and not has_file:
-            raise InvalidOption("Choose a background image, or upload one.")
-    elif has_id or has_file:
-        raise InvalidOption("A background image is only used with the background-image mode.")
-    if mode == Composite.Mode.COLOR:
-        if not color:
-            raise InvalidColor("Choose a colour, written as #RRGGBB.")
-        rgb = parse_color(color)
-        color_hex = "#{:02X}{:02X}{:02X}".format(*rgb)
-    elif color:
-        raise InvalidOption("A colour is only used with the solid-colour mode.")
-    else:
-        rgb, color_hex = None, ""
+    color_hex = "#{:02X}{:02X}{:02X}".format(*rgb) if rgb else ""
 
     parsed_id = None
     if has_id:

@@ -56,7 +56,6 @@ from compositing.compose import parse_color
 from compositing.errors import (
     CompositingError,
     FileTooLarge,
-    InvalidColor,
     InvalidOption,
     InvalidVideo,
     ModelUnavailable,
@@ -64,6 +63,7 @@ from compositing.errors import (
     VideoTooLong,
 )
 from compositing.models import Composite
+from compositing.services import background_choice_check
 from compositing.video import VideoCancelled, VideoInfo, output_size, probe_video
 
 logger = logging.getLogger(__name__)
@@ -212,22 +212,11 @@ def _check_video_options(
     fmt = (output_format or "mp4").lower().lstrip(".")
     if fmt not in VIDEO_FORMATS:
         raise InvalidOption(f"Videos are written as MP4 (H.264), not {output_format!r}.")
+    rgb = background_choice_check(
+        mode=mode, background_id=background_id, background_file=background_file, color=color
+    )
+    color_hex = "#{:02X}{:02X}{:02X}".format(*rgb) if rgb else ""
     has_id = background_id not in (None, "")
-    has_file = background_file is not None
-    if mode == Composite.Mode.IMAGE:
-        if has_id and has_file:
-            raise InvalidOption("Choose a background from the library or upload one, not both.")
-        if not has_id and not has_file:
-            raise InvalidOption("Choose a background image, or upload one.")
-    elif has_id or has_file:
-        raise InvalidOption("A background image is only used with the background-image mode.")
-    color_hex = ""
-    if mode == Composite.Mode.COLOR:
-        if not color:
-            raise InvalidColor("Choose a colour, written as #RRGGBB.")
-        color_hex = "#{:02X}{:02X}{:02X}".format(*parse_color(color))
-    elif color:
-        raise InvalidOption("A colour is only used with the solid-colour mode.")
     return {
         "mode": mode,
         "background_id": background_id if has_id else None,
