@@ -1,19 +1,19 @@
 """Errors people can cause on account pages and the token API.
 
-They share ``compositing.errors.CompositingError``'s shape (``code``, ``message``,
+They are ``vbgsite.errors.AppError``s (``code``, ``message``,
 ``http_status``, ``as_dict()``) so the website and the API map them in the same place.
 """
 
-from compositing.errors import CompositingError
+from vbgsite.errors import AppError
 
 
-class TokenLimitReached(CompositingError):
+class TokenLimitReached(AppError):
     code = "token_limit_reached"
     http_status = 400
     default_message = "You have reached the maximum number of API tokens; revoke one first."
 
 
-class InvalidTokenName(CompositingError):
+class InvalidTokenName(AppError):
     code = "invalid_token_name"
     http_status = 400
     default_message = "Give the token a name (up to 100 characters)."

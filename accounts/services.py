@@ -15,7 +15,7 @@ from django.db import transaction
 
 from accounts.errors import InvalidTokenName, TokenLimitReached
 from accounts.models import ApiToken, token_digest
-from compositing.errors import NotFound
+from vbgsite.errors import NotFound
 
 logger = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts import services, throttle
 from accounts.forms import DeleteAccountForm, SignUpForm, TokenCreateForm
 from accounts.models import ApiToken
-from compositing.errors import CompositingError, NotFound
+from vbgsite.errors import AppError, NotFound
 
 
 @require_http_methods(["GET", "POST"])
@@ -106,7 +106,7 @@ def tokens(request: HttpRequest) -> HttpResponse:
         return _tokens_page(request, form, status=400)
     try:
         token, key = services.token_create(user=request.user, name=form.cleaned_data["name"])
-    except CompositingError as error:
+    except AppError as error:
         messages.error(request, error.message)
         return _tokens_page(request, form, status=error.http_status)
     # Rendered, not redirected: the key exists only in this response, never in a session.

@@ -23,7 +23,7 @@ from django.db.models.fields.files import FieldFile
 
 from backgrounds import builtin
 from backgrounds.models import Background
-from compositing.errors import FileTooLarge, InvalidOption, NotFound, QuotaExceeded
+from vbgsite.errors import FileTooLarge, InvalidOption, NotFound, QuotaExceeded
 from compositing.imaging import BACKGROUND_FORMATS, encode_image, load_image, make_thumbnail
 
 logger = logging.getLogger(__name__)

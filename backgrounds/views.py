@@ -1,6 +1,6 @@
 """Background library pages and the owner-checking file view. Thin: services do the work.
 
-Errors from ``compositing.errors`` become a page message with their 4xx status; a missing
+Errors from ``vbgsite.errors`` become a page message with their 4xx status; a missing
 or someone else's background is a 404 for every view (never a 403).
 """
 
@@ -20,7 +20,7 @@ from backgrounds import services
 from backgrounds.builtin import BUILTINS
 from backgrounds.forms import BackgroundRenameForm, BackgroundUploadForm
 from backgrounds.models import Background
-from compositing.errors import CompositingError, NotFound
+from vbgsite.errors import AppError, NotFound
 
 # Stored names are random and never reused, so a browser may keep a file for a while.
 FILE_CACHE_CONTROL = "private, max-age=3600"
@@ -62,7 +62,7 @@ def library(request: HttpRequest) -> HttpResponse:
         background = services.background_upload(
             user=request.user, file=form.cleaned_data["image"], name=form.cleaned_data["name"]
         )
-    except CompositingError as error:
+    except AppError as error:
         messages.error(request, error.message)
         return _library(request, form=form, status=error.http_status)
     messages.success(request, f"“{background.name}” was added to your backgrounds.")
@@ -84,7 +84,7 @@ def rename(request: HttpRequest, background_id) -> HttpResponse:
         )
     except NotFound:
         raise Http404("This background does not exist.") from None
-    except CompositingError as error:
+    except AppError as error:
         messages.error(request, error.message)
         return _library(request, status=error.http_status)
     messages.success(request, f"Renamed to “{background.name}”.")

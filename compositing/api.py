@@ -33,7 +33,7 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
-from compositing.errors import InvalidOption
+from vbgsite.errors import InvalidOption
 from compositing.models import Composite
 from compositing.serializers import (
     CompositeCreateSerializer,

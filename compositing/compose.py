@@ -43,7 +43,7 @@ from typing import Literal
 import numpy as np
 from PIL import Image, ImageFilter
 
-from compositing.errors import InvalidColor, InvalidOption
+from vbgsite.errors import InvalidColor, InvalidOption
 from compositing.imaging import alpha_to_uint8
 
 Mode = Literal["image", "color", "blur", "transparent"]

@@ -17,7 +17,7 @@ import numpy as np
 from django.conf import settings
 from PIL import Image
 
-from compositing.errors import InvalidImage, ModelUnavailable
+from vbgsite.errors import InvalidImage, ModelUnavailable
 
 if TYPE_CHECKING:
     from compositing.segmentation import Segmenter

@@ -5,7 +5,7 @@ Uploads are validated by *decoding* them, never by their name or declared conten
 before any pixel is decoded (so a decompression bomb costs nothing), decodes the first
 frame, applies the EXIF orientation, converts colour (ICC profiles, CMYK, 16-bit, palette,
 grey) to 8-bit sRGB and returns an image with no metadata attached. Every failure is one of
-the exceptions in ``compositing.errors``.
+the exceptions in ``vbgsite.errors``.
 
 Results are written by ``encode_image`` without EXIF, GPS, XMP, comments or ICC profiles.
 The pixels are sRGB (``load_image`` converts other profiles), and untagged images are
@@ -30,7 +30,7 @@ from typing import IO, Literal
 import numpy as np
 from PIL import Image, ImageCms, UnidentifiedImageError
 
-from compositing.errors import (
+from vbgsite.errors import (
     FileTooLarge,
     ImageTooLarge,
     ImageTooSmall,

@@ -1,7 +1,7 @@
 """Composite services: the operations the website, the API and tasks share.
 
 Every function is keyword-only, takes the acting ``user`` and raises the exceptions in
-``compositing.errors`` (each with a stable ``code``, a human ``message`` and an
+``vbgsite.errors`` (each with a stable ``code``, a human ``message`` and an
 ``http_status``). Another user's composite or background is ``NotFound``, never "forbidden".
 
 A photo composite is made in three stages, so nothing is ever half-written:
@@ -44,8 +44,8 @@ from PIL import Image
 from backgrounds.models import Background
 from compositing import imaging
 from compositing.compose import compose_image, cover_image, parse_color
-from compositing.errors import (
-    CompositingError,
+from vbgsite.errors import (
+    AppError,
     InvalidColor,
     InvalidOption,
     NoPerson,
@@ -446,7 +446,7 @@ def _decode_upload(
             max_bytes=settings.VBG_MAX_UPLOAD_BYTES,
             allowed_formats=allowed,
         )
-    except CompositingError as error:
+    except AppError as error:
         raise type(error)(f"{label}: {error.message}") from error
     if image.mode != "RGB":
         image = image.convert("RGB")

@@ -27,7 +27,7 @@ upright picture), the sample aspect ratio, the colour matrix tags, and the audio
 (copied unchanged; only a codec MP4 cannot carry, such as Vorbis or PCM, is re-encoded to
 AAC).
 
-Errors a user can cause raise :class:`compositing.errors.InvalidVideo` with a reason
+Errors a user can cause raise :class:`vbgsite.errors.InvalidVideo` with a reason
 (corrupt file, no video stream, unsupported codec or container). A cancel request raises
 :class:`VideoCancelled`.
 """
@@ -52,7 +52,7 @@ import av.error
 import numpy as np
 from PIL import Image, ImageMath
 
-from compositing.errors import InvalidOption, InvalidVideo
+from vbgsite.errors import InvalidOption, InvalidVideo
 
 logger = logging.getLogger(__name__)
 

@@ -53,8 +53,8 @@ from django.utils import timezone
 from backgrounds.models import Background
 from compositing import imaging
 from compositing.compose import parse_color
-from compositing.errors import (
-    CompositingError,
+from vbgsite.errors import (
+    AppError,
     FileTooLarge,
     InvalidOption,
     InvalidVideo,
@@ -239,7 +239,7 @@ def _resolve_video_background(
                 max_bytes=settings.VBG_MAX_UPLOAD_BYTES,
                 allowed_formats=imaging.BACKGROUND_FORMATS,
             )
-        except CompositingError as error:
+        except AppError as error:
             raise type(error)(f"Background image: {error.message}") from error
         return None, imaging.encode_image(image.convert("RGB"), "jpg", quality=92)
     try:
@@ -612,7 +612,7 @@ def composite_video_run(*, composite_id: uuid.UUID | str) -> str:
     except _Stop:
         _delete_files(storage, stored)
         return _finish_stopped(composite, monitor)
-    except CompositingError as error:
+    except AppError as error:
         _delete_files(storage, stored)
         return _finish_failed(composite, error.message)
     except Exception as exc:

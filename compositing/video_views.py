@@ -24,7 +24,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from compositing import services
-from compositing.errors import CompositingError, NotFound
+from vbgsite.errors import AppError, NotFound
 from compositing.forms import DEFAULT_COLOR, BackgroundChoiceForm
 from compositing.models import Composite
 from compositing.video_services import (
@@ -60,13 +60,13 @@ def video_studio(request: HttpRequest) -> HttpResponse:
         if form.is_valid():
             try:
                 composite = composite_create_video(user=request.user, **form.service_kwargs())
-            except CompositingError as error:
+            except AppError as error:
                 return _studio(request, form, error=error, status=_status(error))
             if "application/json" in request.headers.get("Accept", ""):
                 return JsonResponse(_job_json(composite), status=202)
             return redirect("compositing:detail", composite_id=composite.pk)
         message = " ".join(str(m) for errors in form.errors.values() for m in errors)
-        error = CompositingError(message or "Please check the form.")
+        error = AppError(message or "Please check the form.")
         error.code, error.http_status = "invalid_option", 400
         return _studio(request, form, error=error, status=400)
     form = VideoForm(initial={"color": DEFAULT_COLOR})
@@ -175,7 +175,7 @@ def _studio(
     request: HttpRequest,
     form: VideoForm,
     *,
-    error: CompositingError | None = None,
+    error: AppError | None = None,
     status: int = 200,
 ) -> HttpResponse:
     from compositing.views import _picker_context
@@ -191,7 +191,7 @@ def _studio(
     return render(request, "compositing/video_studio.html", context, status=status)
 
 
-def _status(error: CompositingError) -> int:
+def _status(error: AppError) -> int:
     return error.http_status if 400 <= error.http_status < 600 else 400
 
 

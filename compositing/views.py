@@ -1,6 +1,6 @@
 """Website views for the studio and the history: thin, every operation is a service call.
 
-Errors from ``compositing.errors`` are turned into a page message and their 4xx status in
+Errors from ``vbgsite.errors`` are turned into a page message and their 4xx status in
 one place, ``_error_response``; ``NotFound`` (a missing id or anyone else's) is a plain 404.
 The studio and re-composite forms work as ordinary form posts, and answer JSON when the
 page's script sends them with ``Accept: application/json``.
@@ -28,7 +28,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from backgrounds.models import Background
 from compositing import services
-from compositing.errors import CompositingError, NotFound
+from vbgsite.errors import AppError, NotFound
 from compositing.forms import (
     CHOICE_BLUR,
     CHOICE_UPLOAD,
@@ -75,7 +75,7 @@ def studio(request: HttpRequest) -> HttpResponse:
             return _form_error_response(request, form, "compositing/studio.html", context)
         try:
             composite = services.composite_create(user=request.user, **form.service_kwargs())
-        except CompositingError as error:
+        except AppError as error:
             return _error_response(request, error, "compositing/studio.html", context)
         if _wants_json(request):
             return JsonResponse(_composite_json(composite), status=201)
@@ -133,7 +133,7 @@ def recomposite(request: HttpRequest, composite_id: str) -> HttpResponse:
             output_format=form.chosen_format(),
             **form.service_kwargs(),
         )
-    except CompositingError as error:
+    except AppError as error:
         return _error_response(request, error, "compositing/detail.html", context)
     if _wants_json(request):
         return JsonResponse(_composite_json(created), status=201)
@@ -176,7 +176,7 @@ def download(request: HttpRequest, composite_id: str) -> HttpResponse:
 
 
 def _error_response(
-    request: HttpRequest, error: CompositingError, template: str, context: dict[str, Any]
+    request: HttpRequest, error: AppError, template: str, context: dict[str, Any]
 ) -> HttpResponse:
     """The one mapping of a service error to a response: message on the page + its 4xx."""
     status = error.http_status if 400 <= error.http_status < 600 else 400
@@ -193,7 +193,7 @@ def _form_error_response(
 ) -> HttpResponse:
     """A form that is missing a field: the field's message, as a 400 ``invalid_option``."""
     detail = " ".join(str(message) for errors in form.errors.values() for message in errors)
-    error = CompositingError(detail or "Please check the form.")
+    error = AppError(detail or "Please check the form.")
     error.code, error.http_status = "invalid_option", 400
     return _error_response(request, error, template, context)
 

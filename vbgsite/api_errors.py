@@ -4,7 +4,7 @@ Every error the API answers has a stable machine-readable ``code`` (clients swit
 and a human ``detail``. Field errors add ``errors``: ``{"field": ["message", ...]}``.
 Sources, in order:
 
-- our own errors (``compositing.errors.CompositingError`` and subclasses): their ``code``,
+- our own errors (``vbgsite.errors.AppError`` and subclasses): their ``code``,
   ``message`` and ``http_status``;
 - DRF's ``APIException`` family (``not_authenticated`` 401, ``permission_denied`` 403,
   ``not_found`` 404, ``method_not_allowed`` 405, ``not_acceptable`` 406,
@@ -42,7 +42,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
-from compositing.errors import CompositingError
+from vbgsite.errors import AppError
 
 logger = logging.getLogger(__name__)
 
@@ -134,9 +134,9 @@ _PASS_THROUGH_VALIDATION_CODES = {
 }
 
 
-def _to_api_exception(exc: Exception) -> exceptions.APIException | CompositingError | None:
+def _to_api_exception(exc: Exception) -> exceptions.APIException | AppError | None:
     """Django's own exceptions, as the API exception they mean; None if not ours to map."""
-    if isinstance(exc, CompositingError | exceptions.APIException):
+    if isinstance(exc, AppError | exceptions.APIException):
         return exc
     if isinstance(exc, Http404):
         return exceptions.NotFound()
@@ -161,7 +161,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     """DRF exception handler: every exception becomes a JSON ``{"code", "detail"}`` response."""
     mapped = _to_api_exception(exc)
     headers: dict[str, str] = {}
-    if isinstance(mapped, CompositingError):
+    if isinstance(mapped, AppError):
         body = mapped.as_dict()
         status_code = mapped.http_status
         if status_code >= 500:

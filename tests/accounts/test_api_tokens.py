@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from accounts.models import ApiToken, token_digest
 from accounts.services import MAX_TOKENS_PER_USER, token_create, token_revoke
-from compositing.errors import NotFound
+from vbgsite.errors import NotFound
 
 pytestmark = pytest.mark.django_db
 

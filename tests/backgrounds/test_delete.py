@@ -5,7 +5,7 @@ from django.urls import reverse
 
 from backgrounds.models import Background
 from backgrounds.services import background_delete, background_upload
-from compositing.errors import NotFound
+from vbgsite.errors import NotFound
 from compositing.models import Composite
 from tests.accounts.factories import make_composite
 from tests.backgrounds.factories import jpeg, make_builtin, upload

@@ -5,7 +5,7 @@ from django.urls import reverse
 
 from backgrounds.models import Background
 from backgrounds.services import background_rename, background_upload
-from compositing.errors import InvalidOption, NotFound
+from vbgsite.errors import InvalidOption, NotFound
 from tests.backgrounds.factories import jpeg, make_builtin, upload
 
 pytestmark = pytest.mark.django_db

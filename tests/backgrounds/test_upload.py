@@ -11,7 +11,7 @@ from PIL import Image
 
 from backgrounds.models import Background
 from backgrounds.services import background_upload
-from compositing.errors import QuotaExceeded
+from vbgsite.errors import QuotaExceeded
 from tests.backgrounds.factories import (
     encode,
     jpeg,

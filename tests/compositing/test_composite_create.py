@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from compositing.errors import NoPerson, NotFound, QuotaExceeded
+from vbgsite.errors import NoPerson, NotFound, QuotaExceeded
 from compositing.models import Composite
 from compositing.services import composite_create
 from tests.compositing.conftest import (

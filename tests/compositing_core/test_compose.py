@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFilter
 
-from compositing import errors
+from vbgsite import errors
 from compositing.compose import (
     compose,
     compose_image,

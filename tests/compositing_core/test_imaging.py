@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import ExifTags, Image, ImageCms
 
-from compositing import errors
+from vbgsite import errors
 from compositing.imaging import (
     BACKGROUND_FORMATS,
     PHOTO_FORMATS,

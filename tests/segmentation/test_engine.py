@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from compositing.engine import get_engine, segment_photo
-from compositing.errors import ModelUnavailable
+from vbgsite.errors import ModelUnavailable
 from tests.segmentation.photos import photo
 
 

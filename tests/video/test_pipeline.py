@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from compositing.errors import InvalidOption, InvalidVideo
+from vbgsite.errors import InvalidOption, InvalidVideo
 from compositing.video import (
     TemporalSmoother,
     VideoCancelled,

@@ -24,7 +24,7 @@ from PIL import Image
 
 from compositing import imaging
 from compositing.compose import compose_image, parse_color
-from compositing.errors import CompositingError, InvalidOption, NoPerson
+from vbgsite.errors import AppError, InvalidOption, NoPerson
 
 # A photo "has a person" when at least this share of its pixels is confidently the person.
 PERSON_MIN_FRACTION = 0.002
@@ -75,7 +75,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         try:
             self._run(**options)
-        except CompositingError as error:
+        except AppError as error:
             raise CommandError(error.message) from error
 
     def _run(self, **options: Any) -> None:
@@ -165,7 +165,7 @@ def _load(path: str, *, label: str, allowed: frozenset[str]) -> Image.Image:
         raise CommandError(f"{path}: is a directory, not an image ({label}).") from None
     except PermissionError:
         raise CommandError(f"{path}: permission denied ({label}).") from None
-    except CompositingError as error:
+    except AppError as error:
         raise CommandError(f"{path}: {error.message}") from error
 
 

@@ -1,12 +1,14 @@
-"""Errors a user can cause while compositing, each with a stable code, a message and a status.
+"""Errors a user can cause anywhere in the application, each with a stable code, a message and
+a status.
 
-No Django here: the pure modules (``imaging``, ``compose``) raise these too. Every interface
+No Django here: the pure modules (``imaging``, ``compose``, the video pipeline) raise these
+too, and every app (accounts, backgrounds, compositing) subclasses ``AppError`` for its own. Every interface
 maps them in one place: the website turns ``error.message`` into a page message with
 ``error.http_status``; the API answers ``{"code": error.code, "detail": error.message}``.
 
 Hierarchy (catch the base class to handle them all)::
 
-    CompositingError                      500 (base, never raised itself)
+    AppError                500 (base, never raised itself)
     ├── InvalidImage        invalid_image            400  corrupt, truncated, empty, not an image
     │   ├── ImageTooSmall   image_too_small          400  a side below the minimum (e.g. 1x1)
     │   ├── ImageTooLarge   image_too_large          413  too many pixels, decompression bomb
@@ -28,10 +30,10 @@ catching everything ``load_image`` raises (the contract in ARCHITECTURE.md).
 from __future__ import annotations
 
 
-class CompositingError(Exception):
+class AppError(Exception):
     """Base class. ``code`` is stable (clients switch on it); ``message`` is for people."""
 
-    code: str = "compositing_error"
+    code: str = "app_error"
     http_status: int = 500
     default_message: str = "The image could not be processed."
 
@@ -44,7 +46,7 @@ class CompositingError(Exception):
         return {"code": self.code, "detail": self.message}
 
 
-class InvalidImage(CompositingError):
+class InvalidImage(AppError):
     code = "invalid_image"
     http_status = 400
     default_message = "This file is not a valid image (it may be corrupt or truncated)."
@@ -68,55 +70,55 @@ class UnsupportedMediaType(InvalidImage):
     default_message = "This image format is not supported."
 
 
-class FileTooLarge(CompositingError):
+class FileTooLarge(AppError):
     code = "file_too_large"
     http_status = 413
     default_message = "This file is too large."
 
 
-class InvalidVideo(CompositingError):
+class InvalidVideo(AppError):
     code = "invalid_video"
     http_status = 400
     default_message = "This file is not a video we can read."
 
 
-class VideoTooLong(CompositingError):
+class VideoTooLong(AppError):
     code = "video_too_long"
     http_status = 413
     default_message = "This video is too long."
 
 
-class InvalidColor(CompositingError):
+class InvalidColor(AppError):
     code = "invalid_color"
     http_status = 400
     default_message = "Colours are written as #RRGGBB, for example #1E90FF."
 
 
-class InvalidOption(CompositingError):
+class InvalidOption(AppError):
     code = "invalid_option"
     http_status = 400
     default_message = "This combination of options is not valid."
 
 
-class NoPerson(CompositingError):
+class NoPerson(AppError):
     code = "no_person"
     http_status = 422
     default_message = "No person was found in this photo. Try a photo with a person in it."
 
 
-class QuotaExceeded(CompositingError):
+class QuotaExceeded(AppError):
     code = "quota_exceeded"
     http_status = 403
     default_message = "Your background library is full. Delete a background to add another."
 
 
-class NotFound(CompositingError):
+class NotFound(AppError):
     code = "not_found"
     http_status = 404
     default_message = "Not found."
 
 
-class ModelUnavailable(CompositingError):
+class ModelUnavailable(AppError):
     code = "model_unavailable"
     http_status = 503
     default_message = "The segmentation model is not installed on this server."
