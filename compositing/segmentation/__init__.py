@@ -8,6 +8,7 @@ Public API::
     alpha = segment(photo)                          # float32 HxW in 0..1, full resolution
     alpha = segment(frame, previous=last_alpha)     # video: temporal smoothing
     get_segmenter("selfie").name                    # loaded once per process, under a lock
+    frames = frame_segmenter()                      # the video pipeline's FrameSegmenter
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import numpy as np
 from PIL import Image
 
 from .errors import SegmentationError, UnknownSegmenter, WeightsError, WeightsMissing
+from .frames import FrameSegmenter, SegmenterFrames, frame_segmenter
 from .registry import (
     EngineConfig,
     available_segmenters,
@@ -37,8 +39,10 @@ from .segmenter import Segmenter, VideoSegmenter, temporal_smooth
 
 __all__ = [
     "EngineConfig",
+    "FrameSegmenter",
     "SegmentationError",
     "Segmenter",
+    "SegmenterFrames",
     "UnknownSegmenter",
     "VideoSegmenter",
     "WeightsError",
@@ -46,6 +50,7 @@ __all__ = [
     "available_segmenters",
     "clear_segmenters",
     "configure",
+    "frame_segmenter",
     "get_config",
     "get_segmenter",
     "register_backend",

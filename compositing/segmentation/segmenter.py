@@ -1,18 +1,25 @@
 """The interface every segmentation backend implements, and temporal smoothing for video.
 
-A backend subclasses :class:`Segmenter` and implements :meth:`Segmenter.segment_rgb`; input
-normalisation (EXIF, PIL modes) and the temporal hook are shared here.
+A backend subclasses :class:`Segmenter` and implements :meth:`Segmenter.segment_rgb` (a
+whole photo -> full-resolution alpha) and the network-resolution pair
+:meth:`Segmenter.network_size` / :meth:`Segmenter.probability` (what the video pipeline uses,
+through :mod:`.frames`); input normalisation (EXIF, PIL modes) and the temporal hook are
+shared here.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
 
 from .errors import SegmentationError
 from .image_input import image_to_rgb
+
+if TYPE_CHECKING:
+    import torch
 
 # How strongly ``previous`` pulls the new alpha where the two nearly agree (flicker);
 # where they disagree (real motion) the new frame wins. 0 disables smoothing.
@@ -44,6 +51,17 @@ class Segmenter(ABC):
     @abstractmethod
     def segment_rgb(self, rgb: np.ndarray) -> np.ndarray:
         """uint8 HxWx3 RGB (C-contiguous) → float32 HxW alpha in 0..1."""
+
+    @abstractmethod
+    def network_size(self, width: int, height: int) -> tuple[int, int]:
+        """(height, width) in pixels of the input the network wants for an upright picture
+        ``width`` x ``height`` (a frame resized to it goes through without another resize)."""
+
+    @abstractmethod
+    def probability(self, rgb: torch.Tensor) -> torch.Tensor:
+        """Person probability of uint8 HxWx3 ``rgb`` (a torch tensor, any size; resized to
+        :meth:`network_size` unless already that size): float32 hxw in 0..1 at network
+        resolution, no refinement and no "no person" cut-off."""
 
 
 def temporal_smooth(alpha: np.ndarray, previous: np.ndarray, *, strength: float) -> np.ndarray:

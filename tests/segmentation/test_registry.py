@@ -36,6 +36,12 @@ class CountingSegmenter(Segmenter):
     def segment_rgb(self, rgb):
         return np.zeros(rgb.shape[:2], np.float32)
 
+    def network_size(self, width, height):
+        return height, width
+
+    def probability(self, rgb):
+        raise NotImplementedError
+
 
 @pytest.fixture
 def counting_backend():

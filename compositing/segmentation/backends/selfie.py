@@ -89,6 +89,11 @@ class SelfieSegmenter(Segmenter):
         landscape = width >= self.options.landscape_aspect * height
         return self._networks[(SELFIE_LANDSCAPE if landscape else SELFIE_GENERAL).name]
 
+    def network_size(self, width: int, height: int) -> tuple[int, int]:
+        """(height, width) of the chosen network's input: 256x256, or 144x256 when wide."""
+        spec, _ = self.network_for(width, height)
+        return int(spec.input_size[0]), int(spec.input_size[1])
+
     @torch.inference_mode()
     def probability(self, rgb: torch.Tensor) -> torch.Tensor:
         """Person probability for uint8 HxWx3 ``rgb`` at the chosen network's resolution."""

@@ -426,6 +426,13 @@ class TorchvisionSegmenter(Segmenter):
         self.model = model.to(memory_format=torch.channels_last)
         self._inference_lock = threading.Lock()
 
+    def network_size(self, width: int, height: int) -> tuple[int, int]:
+        """(height, width) :func:`network_input` resizes to: shorter side ``input_size``, the
+        longer one capped at ``MAX_ASPECT`` times that."""
+        scale = self.input_size / min(height, width)
+        cap = round(MAX_ASPECT * self.input_size)
+        return max(1, min(round(height * scale), cap)), max(1, min(round(width * scale), cap))
+
     @torch.inference_mode()
     def probability(self, rgb: torch.Tensor) -> torch.Tensor:
         """Person probability (float32 hxw at the network's input size) of uint8 HxWx3."""
