@@ -16,6 +16,14 @@ def main():
             "available on your PYTHONPATH environment variable? Did you "
             "forget to activate a virtual environment?"
         ) from exc
+    from django.conf import settings
+    from django.core.exceptions import ImproperlyConfigured
+
+    try:
+        settings.INSTALLED_APPS  # noqa: B018 - loads vbgsite/settings.py, which checks the environment
+    except ImproperlyConfigured as exc:
+        # One clear line instead of a traceback through the import machinery.
+        sys.exit(f"manage.py: bad settings: {exc}")
     execute_from_command_line(sys.argv)
 
 

@@ -55,7 +55,10 @@ if not SECRET_KEY:
     if DEBUG or env_bool("VBG_ALLOW_INSECURE_KEY", False):
         SECRET_KEY = "django-insecure-development-key-not-for-production"  # noqa: S105
     else:
-        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off")
+        raise ImproperlyConfigured(
+            "SECRET_KEY must be set when DEBUG is off "
+            "(for local development set DEBUG=1 or VBG_ALLOW_INSECURE_KEY=1)"
+        )
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
