@@ -54,12 +54,11 @@ def video_model_dir(request) -> Path:
 @pytest.fixture
 def engine(video_model_dir, settings):
     """The engine configured like the worker's (one torch thread), for pipeline tests."""
-    from compositing.segmentation import configure
-    from compositing.video import engine_frame_segmenter
+    from compositing.segmentation import configure, frame_segmenter
 
     settings.VBG_MODEL_DIR = video_model_dir
     configure(model_dir=video_model_dir, threads=1)
-    return engine_frame_segmenter(settings.VBG_SEGMENTER)
+    return frame_segmenter(settings.VBG_SEGMENTER, threads=1)
 
 
 @pytest.fixture
