@@ -41,6 +41,12 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "vbgsite.settings")
 os.environ.setdefault("VBG_ALLOW_INSECURE_KEY", "1")
 
+import django  # noqa: E402  (after the path and settings above)
+
+from compositing.engine import get_frame_segmenter  # noqa: E402
+from compositing.segmentation import FrameSegmenter  # noqa: E402
+from compositing.video import VideoResult, alpha_flicker, composite_video  # noqa: E402
+
 VIDEOS = ROOT.parent / "shared" / "data" / "videos"
 
 
@@ -124,7 +130,7 @@ def loop_clip(source: Path, target: Path, minutes: float) -> float:
     return loops * clip_seconds
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--clip", type=Path, default=VIDEOS / "outdoor_juggle_sam2.mp4")
     parser.add_argument("--still", type=Path, default=VIDEOS / "webcam_desk_woman_pixabay26732.mp4")
@@ -132,27 +138,24 @@ def main() -> None:
     parser.add_argument("--skip-long", action="store_true")
     parser.add_argument("--preset", default="superfast")
     parser.add_argument("--runs", type=int, default=2, help="speed runs (best is reported)")
-    args = parser.parse_args()
+    return parser.parse_args()
 
-    import django
 
+def load_segmenter() -> FrameSegmenter:
+    """The worker's frame segmenter (settings' model, one torch thread), loaded and warmed up."""
     django.setup()
-    from django.conf import settings
-
-    from compositing.segmentation import configure
-    from compositing.video import alpha_flicker, composite_video, engine_frame_segmenter
-
     rss_start = rss_mb()
-    configure(model_dir=settings.VBG_MODEL_DIR, threads=1)
-    segmenter = engine_frame_segmenter(settings.VBG_SEGMENTER)
+    segmenter = get_frame_segmenter()
     segmenter(np.zeros((1, 144, 256, 3), np.uint8))  # load + warm up
     rss_model = rss_mb()
     print(f"process RSS: {rss_start:.0f} MB after imports, {rss_model:.0f} MB with the model")
+    return segmenter
 
-    work = Path(tempfile.mkdtemp(prefix="bench-video-"))
-    bg = background()
 
+def bench_speed(args: argparse.Namespace, segmenter: FrameSegmenter, work: Path) -> None:
+    """Pipeline runs on ``--clip`` against a plain transcode of it, measured alternately."""
     print(f"\n== speed: {args.clip.name} (preset {args.preset}) ==")
+    bg = background()
     for run in range(args.runs):
         frames, seconds = transcode(args.clip, work / "reference.mp4", args.preset)
         ref_fps = frames / seconds
@@ -166,30 +169,37 @@ def main() -> None:
             preset=args.preset,
         )
         cpu = cpu_seconds() - cpu0
-        n = result.frames
-        stages = {
-            k: round(v / n * 1000, 2)
-            for k, v in result.timings.items()
-            if k in ("segment", "refine", "compose", "wait")
-        }
-        print(
-            f"run {run + 1}: {n} frames {result.width}x{result.height} in "
-            f"{result.seconds:.2f} s = {result.fps_processed:.1f} fps, "
-            f"{result.duration / result.seconds:.2f}x real time ({load()})"
-        )
-        print(
-            f"  CPU per frame: {cpu / n * 1000:.1f} ms in all ({cpu / result.seconds:.2f} cores"
-            f" busy), main thread {result.timings['main_cpu'] / n * 1000:.1f} ms; on 2 idle"
-            f" cores that allows {result.fps_on_idle_cores(2):.0f} fps"
-        )
-        print(f"  main thread wall ms/frame: {stages}")
-        print(
-            f"  reference transcode (decode + libx264 {args.preset}, no compositing): "
-            f"{ref_fps:.1f} fps; pipeline time / transcode time = "
-            f"{ref_fps / result.fps_processed:.2f}"
-        )
+        print_speed(run, result, cpu, ref_fps, args.preset)
     print(f"peak RSS so far: {peak_mb():.0f} MB")
 
+
+def print_speed(run: int, result: VideoResult, cpu: float, ref_fps: float, preset: str) -> None:
+    n = result.frames
+    stages = {
+        k: round(v / n * 1000, 2)
+        for k, v in result.timings.items()
+        if k in ("segment", "refine", "compose", "wait")
+    }
+    print(
+        f"run {run + 1}: {n} frames {result.width}x{result.height} in "
+        f"{result.seconds:.2f} s = {result.fps_processed:.1f} fps, "
+        f"{result.duration / result.seconds:.2f}x real time ({load()})"
+    )
+    print(
+        f"  CPU per frame: {cpu / n * 1000:.1f} ms in all ({cpu / result.seconds:.2f} cores"
+        f" busy), main thread {result.timings['main_cpu'] / n * 1000:.1f} ms; on 2 idle"
+        f" cores that allows {result.fps_on_idle_cores(2):.0f} fps"
+    )
+    print(f"  main thread wall ms/frame: {stages}")
+    print(
+        f"  reference transcode (decode + libx264 {preset}, no compositing): "
+        f"{ref_fps:.1f} fps; pipeline time / transcode time = "
+        f"{ref_fps / result.fps_processed:.2f}"
+    )
+
+
+def bench_flicker(args: argparse.Namespace, segmenter: FrameSegmenter, work: Path) -> None:
+    """alpha_flicker without and with temporal smoothing, still and moving subject."""
     print("\n== flicker (mean |alpha_t - alpha_t-1| at network resolution) ==")
     for label, clip in (("still subject", args.still), ("moving subject", args.clip)):
         if not clip.exists():
@@ -213,8 +223,9 @@ def main() -> None:
             f"after {values[1]:.5f} (-{100 * (1 - values[1] / values[0]):.0f} %)"
         )
 
-    if args.skip_long:
-        return
+
+def bench_memory(args: argparse.Namespace, segmenter: FrameSegmenter, work: Path) -> None:
+    """Resident set sampled every second while ``--clip`` looped to ``--long-minutes`` runs."""
     print(f"\n== memory over a {args.long_minutes:g}-minute clip ==")
     long_clip = work / "long.mp4"
     seconds_of_video = loop_clip(args.clip, long_clip, args.long_minutes)
@@ -226,6 +237,7 @@ def main() -> None:
         while not stop.wait(1.0):
             samples.append((time.perf_counter() - started, rss_mb()))
 
+    bg = background()
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     before = rss_mb()
@@ -245,6 +257,16 @@ def main() -> None:
         f"max {max(rss):.0f} MB; slope {slope:+.2f} MB/min; peak RSS {peak_mb():.0f} MB"
     )
     print(f"(output {os.path.getsize(work / 'long-out.mp4') / 2**20:.0f} MiB)")
+
+
+def main() -> None:
+    args = parse_args()
+    segmenter = load_segmenter()
+    work = Path(tempfile.mkdtemp(prefix="bench-video-"))
+    bench_speed(args, segmenter, work)
+    bench_flicker(args, segmenter, work)
+    if not args.skip_long:
+        bench_memory(args, segmenter, work)
 
 
 if __name__ == "__main__":
