@@ -23,12 +23,13 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import math
 from collections.abc import Iterable
 from functools import lru_cache
 from typing import IO, Literal
 
 import numpy as np
-from PIL import Image, ImageCms, UnidentifiedImageError
+from PIL import Image, ImageCms, ImageFile, UnidentifiedImageError
 
 from vbgsite.errors import (
     FileTooLarge,
@@ -164,6 +165,49 @@ def _open(raw: bytes, allowed: frozenset[str]) -> Image.Image:
             f"{label} files are not accepted here; use {_allowed_list(allowed)}."
         )
     raise InvalidImage("This file is not an image we can read.")
+
+
+# JPEG start-of-frame markers coded with Huffman tables (SOF0-3, SOF5-7; SOF9-15 are
+# arithmetic coded). Every 8x8 block of a Huffman-coded scan costs at least one bit.
+_JPEG_HUFFMAN_SOF = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7})
+_JPEG_SOS = 0xDA
+
+
+def _jpeg_frame_marker(raw: bytes) -> int | None:
+    """The SOF marker byte of a JPEG (walking the header segments up to the first scan)."""
+    position = 2  # after SOI
+    while position + 4 <= len(raw):
+        if raw[position] != 0xFF:
+            return None
+        marker = raw[position + 1]
+        if marker == 0xFF:  # fill byte
+            position += 1
+            continue
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+            return marker
+        if marker == _JPEG_SOS:
+            return None
+        position += 2 + int.from_bytes(raw[position + 2 : position + 4], "big")
+    return None
+
+
+def _check_jpeg_size(raw: bytes, width: int, height: int) -> None:
+    """Refuse a JPEG too small to hold its declared frame.
+
+    libjpeg fills the blocks of a scan that ends early (an end-of-image marker after a few
+    bytes) with flat grey instead of failing, so a 693-byte file can claim 7000x7000. A
+    Huffman-coded scan spends at least one bit on each 8x8 block of the full-resolution
+    component, so a file of fewer than ``ceil(width/8) * ceil(height/8) / 8`` bytes cannot
+    be complete. (Arithmetic-coded JPEGs can be smaller; they are left to the decoder.)
+    """
+    if _jpeg_frame_marker(raw) not in _JPEG_HUFFMAN_SOF:
+        return
+    blocks = math.ceil(width / 8) * math.ceil(height / 8)
+    if len(raw) * 8 < blocks:
+        raise InvalidImage(
+            f"This image is corrupt or truncated: {len(raw)} bytes cannot hold the "
+            f"{width}x{height} pixels it declares."
+        )
 
 
 def _orientation(image: Image.Image) -> int:
@@ -302,9 +346,15 @@ def load_image(
             f"This image is {width}x{height} pixels; each side must be at least {min_side} pixels."
         )
 
+    if image.format in ("JPEG", "MPO"):
+        _check_jpeg_size(raw, width, height)
+    if ImageFile.LOAD_TRUNCATED_IMAGES:
+        # A process-wide Pillow switch (some libraries flip it) that fills missing data
+        # with grey instead of failing: refuse to decode anything while it is on.
+        raise RuntimeError("PIL.ImageFile.LOAD_TRUNCATED_IMAGES is on; uploads cannot be checked")
     try:
         image.seek(0)  # animations: the first frame
-        image.load()  # truncated data raises here (LOAD_TRUNCATED_IMAGES stays False)
+        image.load()  # decodes every pixel; data cut short raises here
         icc = image.info.get("icc_profile") or None
         orientation = _orientation(image)
         decoded = _to_srgb(image, icc)
