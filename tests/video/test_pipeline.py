@@ -9,7 +9,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vbgsite.errors import InvalidOption, InvalidVideo
 from compositing.video import (
     TemporalSmoother,
     VideoCancelled,
@@ -27,6 +26,7 @@ from tests.video.clips import (
     new_background,
     stream_facts,
 )
+from vbgsite.errors import InvalidOption, InvalidVideo
 
 pytestmark = pytest.mark.slow
 
@@ -260,3 +260,16 @@ def test_memory_stays_flat_over_a_long_clip(engine, tmp_path):
     frame_kib = short.width * short.height * 3 // 1024
     # 360 more frames held would add over 130 MB; allow 20 frames' worth (7.5 MB).
     assert peak_after_long - peak_after_short < 20 * frame_kib
+
+
+def test_the_pipeline_imports_neither_django_nor_torch():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import sys, compositing.video; "
+        "assert 'torch' not in sys.modules, 'torch imported'; "
+        "assert not any(m == 'django' or m.startswith('django.') for m in sys.modules), 'django'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[2])
