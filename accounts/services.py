@@ -15,6 +15,8 @@ from django.db import transaction
 
 from accounts.errors import InvalidTokenName, TokenLimitReached
 from accounts.models import ApiToken, token_digest
+from backgrounds.models import Background
+from compositing.models import Composite
 from vbgsite.errors import NotFound
 
 logger = logging.getLogger(__name__)
@@ -73,9 +75,6 @@ def account_delete(*, user: AbstractBaseUser) -> int:
     say). Files go first so that a storage failure leaves the account in place to retry,
     never rows gone and files orphaned. Returns the number of files deleted.
     """
-    from backgrounds.models import Background
-    from compositing.models import Composite
-
     names: list[str] = []
     for background in Background.objects.filter(owner=user):
         names.extend(background.file_names())

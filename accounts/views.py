@@ -1,19 +1,21 @@
 """Account pages: sign up, sign in/out, password change, API tokens, delete account."""
 
 from django.conf import settings
-from django.contrib import messages
+from django.contrib import admin, messages
 from django.contrib.auth import login, logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.core.exceptions import NON_FIELD_ERRORS
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import services, throttle
-from accounts.forms import DeleteAccountForm, SignUpForm, TokenCreateForm
+from accounts.forms import THROTTLED, DeleteAccountForm, SignUpForm, TokenCreateForm
 from accounts.models import ApiToken
-from vbgsite.errors import AppError, NotFound
+from vbgsite.errors import AppError
+from vbgsite.responses import error_status, not_found_as_404
 
 
 @require_http_methods(["GET", "POST"])
@@ -41,13 +43,9 @@ class ThrottledLoginView(auth_views.LoginView):
         username = request.POST.get("username", "")
         ip = throttle.client_ip(request)
         if throttle.login_is_throttled(username=username, ip=ip):
-            minutes = max(1, round(settings.VBG_LOGIN_LOCKOUT_SECONDS / 60))
             form = self.get_form()
             form.errors.clear()
-            message = (
-                "Too many failed sign-in attempts for this account. "
-                f"Please wait {minutes} minutes and try again."
-            )
+            message = throttle.throttled_message()
             context = self.get_context_data(form=form, throttled_message=message)
             return self.render_to_response(context, status=429)
         response = super().post(request, *args, **kwargs)
@@ -57,6 +55,16 @@ class ThrottledLoginView(auth_views.LoginView):
             throttle.login_failed(username=username, ip=ip)
             response.status_code = 400
         return response
+
+
+def admin_login(request: HttpRequest) -> HttpResponse:
+    """The admin's sign-in page (throttled by its form, see ``accounts/admin.py``),
+    answering a refused attempt with 429 as the site's sign-in page does."""
+    response = admin.site.login(request)
+    form = (getattr(response, "context_data", None) or {}).get("form")
+    if form is not None and form.has_error(NON_FIELD_ERRORS, code=THROTTLED):
+        response.status_code = 429
+    return response
 
 
 class PasswordChangeView(auth_views.PasswordChangeView):
@@ -108,7 +116,7 @@ def tokens(request: HttpRequest) -> HttpResponse:
         token, key = services.token_create(user=request.user, name=form.cleaned_data["name"])
     except AppError as error:
         messages.error(request, error.message)
-        return _tokens_page(request, form, status=error.http_status)
+        return _tokens_page(request, form, status=error_status(error))
     # Rendered, not redirected: the key exists only in this response, never in a session.
     return _tokens_page(request, TokenCreateForm(), new_token=token, new_key=key)
 
@@ -116,9 +124,7 @@ def tokens(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
-    try:
+    with not_found_as_404():
         services.token_revoke(user=request.user, token_id=token_id)
-    except NotFound as error:
-        raise Http404(error.message) from error
     messages.success(request, "The token has been revoked; programs using it are signed out.")
     return redirect("accounts:tokens")

@@ -2,8 +2,8 @@
 
 Thin views over ``backgrounds.services`` (the website calls the same functions). Lookups
 go through ``Background.objects.for_user`` (what a person may see and use), so another
-user's background is a 404; built-in backgrounds are visible to everyone and read-only
-(changing one is a 403).
+user's background is a 404; built-in backgrounds are visible to everyone and read-only:
+changing one is a 404 ``not_found`` too (``background_get_owned``), as on the website.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from django.db.models import F
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
-from rest_framework import exceptions, mixins, serializers, status, viewsets
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
@@ -24,14 +24,17 @@ from rest_framework.reverse import reverse
 from backgrounds.models import Background
 from backgrounds.services import (
     background_delete,
+    background_file,
     background_get,
+    background_get_owned,
     background_rename,
     background_upload,
 )
-from backgrounds.views import serve_background_file
 from vbgsite.api_errors import ApiErrorMixin
 from vbgsite.api_pagination import ApiPagination
 from vbgsite.api_schema import ErrorSerializer
+from vbgsite.parsers import JSONParser  # refuses over-deep JSON (400)
+from vbgsite.responses import stored_file_response
 
 
 class BackgroundSerializer(serializers.ModelSerializer):
@@ -103,8 +106,10 @@ _FILE_RESPONSES = {
     ),
     302: OpenApiResponse(description="Files in S3: a redirect to a short-lived presigned URL."),
 }
-_READ_ONLY = OpenApiResponse(
-    ErrorSerializer, description="`permission_denied`: built-in backgrounds are read-only."
+_NOT_YOURS = OpenApiResponse(
+    ErrorSerializer,
+    description="`not_found`: no such background, another person's, or a built-in"
+    " (built-ins are read-only).",
 )
 
 
@@ -134,12 +139,6 @@ class BackgroundViewSet(
 
     def get_object(self) -> Background:
         return background_get(user=self.request.user, background_id=self.kwargs["pk"])
-
-    def _changeable(self) -> Background:
-        background = self.get_object()
-        if background.is_builtin:
-            raise exceptions.PermissionDenied("Built-in backgrounds cannot be changed.")
-        return background
 
     def get_parsers(self):
         # Called before ``self.action`` is set for the request: look the action up.
@@ -199,11 +198,11 @@ class BackgroundViewSet(
     @extend_schema(
         summary="Rename a background",
         request=BackgroundRenameSerializer,
-        responses={200: BackgroundSerializer, 403: _READ_ONLY},
+        responses={200: BackgroundSerializer, 404: _NOT_YOURS},
         tags=["backgrounds"],
     )
     def partial_update(self, request, *args, **kwargs) -> Response:
-        background = self._changeable()
+        background = background_get_owned(user=request.user, background_id=kwargs["pk"])
         form = BackgroundRenameSerializer(data=request.data, partial=True)
         form.is_valid(raise_exception=True)
         if "name" in form.validated_data:
@@ -216,24 +215,33 @@ class BackgroundViewSet(
         summary="Delete a background",
         description="Deletes one of your backgrounds and its files. Composites made with it"
         " keep their results.",
-        responses={204: None, 403: _READ_ONLY},
+        responses={204: None, 404: _NOT_YOURS},
         tags=["backgrounds"],
     )
     def destroy(self, request, *args, **kwargs) -> Response:
-        background = self._changeable()
-        background_delete(user=request.user, background_id=background.pk)
+        background_delete(user=request.user, background_id=kwargs["pk"])
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+    def _file(self, pk: str | None, which: str) -> HttpResponse:
+        # Owner-checked by the service (NotFound -> JSON 404); streamed locally, or a
+        # redirect to a presigned S3 URL.
+        background, stored = background_file(user=self.request.user, background_id=pk, which=which)
+        return stored_file_response(
+            self.request,
+            storage=stored.storage,
+            name=stored.name,
+            content_type="image/jpeg",
+            filename=f"{background.name or 'background'}.jpg",
+        )
 
     @extend_schema(summary="Download the image", responses=_FILE_RESPONSES, tags=["backgrounds"])
     @action(detail=True, methods=["get"])
     def image(self, request, pk: str | None = None) -> HttpResponse:
-        # The website's owner-checked file serving (stream, or presigned S3 redirect); its
-        # Http404 becomes a JSON not_found here.
-        return serve_background_file(request, pk, "image")
+        return self._file(pk, "image")
 
     @extend_schema(
         summary="Download the thumbnail", responses=_FILE_RESPONSES, tags=["backgrounds"]
     )
     @action(detail=True, methods=["get"])
     def thumbnail(self, request, pk: str | None = None) -> HttpResponse:
-        return serve_background_file(request, pk, "thumbnail")
+        return self._file(pk, "thumbnail")

@@ -21,7 +21,3 @@ class BackgroundUploadForm(forms.Form):
         help_text="Optional; the file name is used when left blank.",
         widget=forms.TextInput(attrs={"placeholder": "e.g. Home office"}),
     )
-
-
-class BackgroundRenameForm(forms.Form):
-    name = forms.CharField(label="New name", max_length=NAME_MAX)

@@ -23,8 +23,8 @@ from django.db.models.fields.files import FieldFile
 
 from backgrounds import builtin
 from backgrounds.models import Background
-from vbgsite.errors import FileTooLarge, InvalidOption, NotFound, QuotaExceeded
 from compositing.imaging import BACKGROUND_FORMATS, encode_image, load_image, make_thumbnail
+from vbgsite.errors import FileTooLarge, InvalidOption, NotFound, QuotaExceeded
 
 logger = logging.getLogger(__name__)
 
@@ -49,10 +49,15 @@ def _quota_message(quota: int) -> str:
     )
 
 
-def _get_owned(user: AbstractBaseUser, background_id: uuid.UUID | str) -> Background:
+def background_get_owned(*, user: AbstractBaseUser, background_id: uuid.UUID | str) -> Background:
+    """One of ``user``'s own backgrounds, i.e. one they may change.
+
+    A built-in (read-only for everyone), another person's, or a malformed id: NotFound, so
+    the website and the API both answer 404 ``not_found``.
+    """
     try:
         return Background.objects.owned_by(user).get(pk=background_id)
-    except (Background.DoesNotExist, ValidationError, ValueError):
+    except (Background.DoesNotExist, ValidationError, ValueError, TypeError):
         raise NotFound("This background does not exist.") from None
 
 
@@ -121,8 +126,9 @@ def background_upload(*, user: AbstractBaseUser, file: IO[bytes], name: str = ""
 def background_rename(
     *, user: AbstractBaseUser, background_id: uuid.UUID | str, name: str
 ) -> Background:
-    """Rename one of ``user``'s backgrounds. Built-ins and other people's: NotFound."""
-    background = _get_owned(user, background_id)
+    """Rename one of ``user``'s backgrounds. Built-ins and other people's: NotFound (checked
+    first); then a blank or over-long name: InvalidOption."""
+    background = background_get_owned(user=user, background_id=background_id)
     cleaned = " ".join((name or "").split())
     if not cleaned:
         raise InvalidOption("Give the background a name.")
@@ -141,7 +147,7 @@ def background_delete(*, user: AbstractBaseUser, background_id: uuid.UUID | str)
     with transaction.atomic():
         try:
             background = Background.objects.owned_by(user).select_for_update().get(pk=background_id)
-        except (Background.DoesNotExist, ValidationError, ValueError):
+        except (Background.DoesNotExist, ValidationError, ValueError, TypeError):
             raise NotFound("This background does not exist.") from None
         names = background.file_names()
         background.delete()

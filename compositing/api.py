@@ -28,12 +28,11 @@ from drf_spectacular.utils import (
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.negotiation import DefaultContentNegotiation
-from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
-from vbgsite.errors import InvalidOption
 from compositing.models import Composite
 from compositing.serializers import (
     CompositeCreateSerializer,
@@ -41,17 +40,20 @@ from compositing.serializers import (
     RecompositeSerializer,
 )
 from compositing.services import (
+    composite_cancel,
     composite_create,
+    composite_create_video,
     composite_delete,
     composite_file,
     composite_get,
     composite_recomposite,
 )
-from compositing.video_services import composite_cancel, composite_create_video
-from compositing.views import _serve as serve_composite_file
 from vbgsite.api_errors import ApiErrorMixin
 from vbgsite.api_pagination import ApiPagination
 from vbgsite.api_schema import ErrorSerializer
+from vbgsite.errors import InvalidOption
+from vbgsite.parsers import JSONParser  # refuses over-deep JSON (400)
+from vbgsite.responses import stored_file_response
 from vbgsite.throttles import AnonRateThrottle, CompositeRateThrottle, UserRateThrottle
 
 IMAGE_TYPES = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
@@ -347,9 +349,16 @@ class CompositeViewSet(
     # -- files ---------------------------------------------------------------------------
 
     def _file(self, pk: str | None, which: str) -> HttpResponse:
-        # The website's owner-checked file serving (stream locally, or redirect to a
-        # presigned S3 URL); its Http404 becomes a JSON not_found here.
-        return serve_composite_file(self.request, pk, which, attachment=False)
+        # Owner-checked by the service (NotFound -> JSON 404); streamed locally, or a
+        # redirect to a presigned S3 URL.
+        stored = composite_file(user=self.request.user, composite_id=pk, which=which)
+        return stored_file_response(
+            self.request,
+            storage=stored.storage,
+            name=stored.name,
+            content_type=stored.content_type,
+            filename=stored.filename,
+        )
 
     @_file_schema("result", "The composite image (or a redirect to it when files are in S3).")
     @action(detail=True, methods=["get"])

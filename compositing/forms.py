@@ -79,3 +79,17 @@ class StudioForm(BackgroundChoiceForm):
         kwargs["photo"] = self.cleaned_data["photo"]
         kwargs["output_format"] = self.chosen_format() or "jpg"
         return kwargs
+
+
+class VideoForm(BackgroundChoiceForm):
+    """A video plus the background choice (the same picker as photos)."""
+
+    video = forms.FileField(
+        allow_empty_file=True, error_messages={"required": "Choose a video to upload."}
+    )
+    field_order = ["video", "background", "background_file", "save_background", "color"]
+
+    def service_kwargs(self) -> dict[str, Any]:
+        kwargs = super().service_kwargs()
+        kwargs["video"] = self.cleaned_data["video"]
+        return kwargs

@@ -12,7 +12,7 @@ from rest_framework import serializers
 from rest_framework.reverse import reverse
 
 from compositing.models import Composite
-from compositing.services import PHOTO_FORMATS
+from compositing.services.photos import PHOTO_FORMATS
 
 COMPOSITE_MODES = Composite.Mode.choices
 

@@ -2,14 +2,15 @@
 ``db_worker`` from django-tasks-db).
 
 Tasks take ids and call services; everything they do is in
-:mod:`compositing.video_services`.
+:mod:`compositing.services.video_jobs`. The task's path,
+``compositing.tasks.composite_video_task``, is stored in queued task rows: keep it.
 """
 
 from __future__ import annotations
 
 from django.tasks import task
 
-from compositing.video_services import composite_video_run
+from compositing.services.video_jobs import composite_video_run
 
 
 @task()

@@ -1,7 +1,9 @@
 """Website views for the studio and the history: thin, every operation is a service call.
 
 Errors from ``vbgsite.errors`` are turned into a page message and their 4xx status in
-one place, ``_error_response``; ``NotFound`` (a missing id or anyone else's) is a plain 404.
+one place, ``_error_response`` (the status is the error's own, ``vbgsite.responses``);
+``NotFound`` (a missing id or anyone else's) is a plain 404. Videos' own pages are in
+``compositing.video_views``; the detail page of a video is rendered here.
 The studio and re-composite forms work as ordinary form posts, and answer JSON when the
 page's script sends them with ``Accept: application/json``.
 """
@@ -10,39 +12,30 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import (
-    FileResponse,
-    Http404,
-    HttpRequest,
-    HttpResponse,
-    HttpResponseRedirect,
-    JsonResponse,
-)
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_http_methods
 
-from backgrounds.models import Background
 from compositing import services
-from vbgsite.errors import AppError, NotFound
-from compositing.forms import (
-    CHOICE_BLUR,
-    CHOICE_UPLOAD,
-    DEFAULT_COLOR,
-    BackgroundChoiceForm,
-    StudioForm,
-)
+from compositing.forms import DEFAULT_COLOR, BackgroundChoiceForm, StudioForm
 from compositing.models import Composite
+from compositing.picker import picker_context
+from compositing.video_status import video_job_json
+from vbgsite.errors import AppError
+from vbgsite.responses import (
+    error_status,
+    form_error,
+    not_found_as_404,
+    stored_file_response,
+    wants_json,
+)
 
 HISTORY_PAGE_SIZE = 24
-# Browsers may keep a private file for a while: its storage name never changes.
-FILE_CACHE_CONTROL = "private, max-age=3600"
-# A redirect to a presigned URL must not outlive the URL (5 minutes by default).
-REDIRECT_CACHE_CONTROL = "private, max-age=60"
 
 # Timings shown on the detail page, in this order.
 TIMING_LABELS = [
@@ -72,12 +65,12 @@ def studio(request: HttpRequest) -> HttpResponse:
         form = StudioForm(request.POST, request.FILES)
         context = {"form": form}
         if not form.is_valid():
-            return _form_error_response(request, form, "compositing/studio.html", context)
+            return _error_response(request, form_error(form), "compositing/studio.html", context)
         try:
             composite = services.composite_create(user=request.user, **form.service_kwargs())
         except AppError as error:
             return _error_response(request, error, "compositing/studio.html", context)
-        if _wants_json(request):
+        if wants_json(request):
             return JsonResponse(_composite_json(composite), status=201)
         return redirect(f"{reverse('compositing:studio')}?result={composite.pk}#result")
 
@@ -103,9 +96,8 @@ def detail(request: HttpRequest, composite_id: str) -> HttpResponse:
     """One composite: original, mask, result, background, model and timings; actions."""
     composite = _get_or_404(request, composite_id)
     if composite.kind == Composite.Kind.VIDEO:
-        from compositing.video_views import video_detail
-
-        return video_detail(request, composite)
+        context = {"composite": composite, "job": video_job_json(composite)}
+        return render(request, "compositing/video_detail.html", context)
     form = BackgroundChoiceForm(
         initial={
             "color": composite.color or DEFAULT_COLOR,
@@ -125,7 +117,7 @@ def recomposite(request: HttpRequest, composite_id: str) -> HttpResponse:
     form = BackgroundChoiceForm(request.POST, request.FILES)
     context: dict[str, Any] = {"form": form, "composite": composite}
     if not form.is_valid():
-        return _form_error_response(request, form, "compositing/detail.html", context)
+        return _error_response(request, form_error(form), "compositing/detail.html", context)
     try:
         created = services.composite_recomposite(
             user=request.user,
@@ -135,7 +127,7 @@ def recomposite(request: HttpRequest, composite_id: str) -> HttpResponse:
         )
     except AppError as error:
         return _error_response(request, error, "compositing/detail.html", context)
-    if _wants_json(request):
+    if wants_json(request):
         return JsonResponse(_composite_json(created), status=201)
     messages.success(request, "Re-composited with the stored mask — no new cut-out was needed.")
     return redirect("compositing:detail", composite_id=created.pk)
@@ -148,10 +140,8 @@ def delete(request: HttpRequest, composite_id: str) -> HttpResponse:
     composite = _get_or_404(request, composite_id)
     if request.method == "GET":
         return render(request, "compositing/delete.html", {"composite": composite})
-    try:
+    with not_found_as_404():
         services.composite_delete(user=request.user, composite_id=composite.pk)
-    except NotFound:
-        raise Http404("This composite does not exist.") from None
     messages.success(request, "The composite and its files were deleted.")
     return redirect("compositing:history")
 
@@ -178,24 +168,14 @@ def download(request: HttpRequest, composite_id: str) -> HttpResponse:
 def _error_response(
     request: HttpRequest, error: AppError, template: str, context: dict[str, Any]
 ) -> HttpResponse:
-    """The one mapping of a service error to a response: message on the page + its 4xx."""
-    status = error.http_status if 400 <= error.http_status < 600 else 400
-    if _wants_json(request):
+    """The one mapping of a service error to a page: its message on the page + its status."""
+    status = error_status(error)
+    if wants_json(request):
         return JsonResponse(error.as_dict(), status=status)
     context = {**context, "error": error}
     if template == "compositing/detail.html":
         return _render_detail(request, context["composite"], context, status=status)
     return _render_studio(request, context, status=status)
-
-
-def _form_error_response(
-    request: HttpRequest, form: BackgroundChoiceForm, template: str, context: dict[str, Any]
-) -> HttpResponse:
-    """A form that is missing a field: the field's message, as a 400 ``invalid_option``."""
-    detail = " ".join(str(message) for errors in form.errors.values() for message in errors)
-    error = AppError(detail or "Please check the form.")
-    error.code, error.http_status = "invalid_option", 400
-    return _error_response(request, error, template, context)
 
 
 def _render_studio(
@@ -204,7 +184,7 @@ def _render_studio(
     form = context["form"]
     context = {
         **context,
-        "picker": _picker_context(request, form),
+        "picker": picker_context(request, form),
         "formats": [("jpg", "JPEG"), ("png", "PNG"), ("webp", "WebP")],
         "max_upload_mb": _max_upload_mb(),
     }
@@ -219,7 +199,7 @@ def _render_detail(
     context = {
         **context,
         "composite": composite,
-        "picker": _picker_context(request, form, prefix="re"),
+        "picker": picker_context(request, form, prefix="re"),
         "formats": [("jpg", "JPEG"), ("png", "PNG"), ("webp", "WebP")],
         "timings": [(label, timings[key]) for key, label in TIMING_LABELS if key in timings],
         "mask_reused": bool(timings.get("mask_reused")),
@@ -231,85 +211,26 @@ def _render_detail(
     return render(request, "compositing/detail.html", context, status=status)
 
 
-def _picker_context(
-    request: HttpRequest, form: BackgroundChoiceForm, *, prefix: str = ""
-) -> dict[str, Any]:
-    """The background tiles: built-ins, the person's own library, and the special modes."""
-    usable = list(Background.objects.for_user(request.user).order_by("owner_id", "name"))
-    selected = (form.data.get("background") if form.is_bound else None) or ""
-    if not selected:
-        selected = str(usable[0].pk) if usable else CHOICE_BLUR
-    return {
-        "prefix": prefix,
-        "builtin": [bg for bg in usable if bg.is_builtin],
-        "own": [bg for bg in usable if not bg.is_builtin],
-        "selected": selected,
-        "color": (form.data.get("color") if form.is_bound else None) or DEFAULT_COLOR,
-        "upload_choice": CHOICE_UPLOAD,
-    }
-
-
 def _get_or_404(request: HttpRequest, composite_id: Any) -> Composite:
-    try:
+    with not_found_as_404():
         return services.composite_get(user=request.user, composite_id=composite_id)
-    except NotFound:
-        raise Http404("This composite does not exist.") from None
 
 
 def serve_composite_file(
     request: HttpRequest, composite_id: Any, which: str, *, attachment: bool
 ) -> HttpResponse:
-    """Serve one of the user's composite files (the API's file endpoints use this too).
-
-    Local storage: streamed with its content type, ``Content-Disposition`` (inline or
-    attachment, with a friendly file name) and a private cache header. S3: a redirect to
-    a short-lived presigned URL that makes S3 answer with the same headers. Another
-    user's composite, an unknown ``which`` or a missing file: Http404.
-    """
-    try:
+    """Serve one of the user's composite files (owner checked by the service); Http404 for
+    another user's composite, an unknown ``which`` or a missing file."""
+    with not_found_as_404():
         stored = services.composite_file(user=request.user, composite_id=composite_id, which=which)
-    except NotFound:
-        raise Http404("No such file.") from None
-    if _is_local(stored):
-        try:
-            handle = stored.open()
-        except FileNotFoundError:
-            raise Http404("This file is missing.") from None
-        response: HttpResponse = FileResponse(
-            handle,
-            content_type=stored.content_type,
-            as_attachment=attachment,
-            filename=stored.filename,
-        )
-        response["Cache-Control"] = FILE_CACHE_CONTROL
-        return response
-    # S3: a short-lived presigned URL that makes S3 send the same headers.
-    url = stored.storage.url(
-        stored.name,
-        parameters={
-            "ResponseContentType": stored.content_type,
-            "ResponseContentDisposition": content_disposition_header(attachment, stored.filename),
-        },
+    return stored_file_response(
+        request,
+        storage=stored.storage,
+        name=stored.name,
+        content_type=stored.content_type,
+        filename=stored.filename,
+        attachment=attachment,
     )
-    response = HttpResponseRedirect(url)
-    response["Cache-Control"] = REDIRECT_CACHE_CONTROL
-    return response
-
-
-_serve = serve_composite_file  # the name compositing/api.py imports
-
-
-def _is_local(stored: services.StoredFile) -> bool:
-    """True for a file system storage (served by us), False for S3 (presigned redirect)."""
-    try:
-        stored.storage.path(stored.name)
-    except NotImplementedError:
-        return False
-    return True
-
-
-def _wants_json(request: HttpRequest) -> bool:
-    return "application/json" in request.headers.get("Accept", "")
 
 
 def _composite_json(composite: Composite) -> dict[str, Any]:
@@ -335,6 +256,4 @@ def _composite_json(composite: Composite) -> dict[str, Any]:
 
 
 def _max_upload_mb() -> int:
-    from django.conf import settings
-
     return round(settings.VBG_MAX_UPLOAD_BYTES / (1024 * 1024))

@@ -85,34 +85,13 @@ def _first_message(errors: Any) -> str:
     return str(errors)
 
 
-def _flatten_codes(codes: Any) -> str | None:
-    """The single error code when a validation error carries exactly one, else None."""
-    found: list[str] = []
-
-    def walk(value: Any) -> None:
-        if isinstance(value, dict):
-            for item in value.values():
-                walk(item)
-        elif isinstance(value, list):
-            for item in value:
-                walk(item)
-        else:
-            found.append(str(value))
-
-    walk(codes)
-    return found[0] if len(found) == 1 else None
-
-
 def _api_exception_body(exc: exceptions.APIException) -> dict[str, Any]:
     if isinstance(exc, exceptions.ValidationError):
         detail = exc.detail
         errors = detail if isinstance(detail, dict) else {"non_field_errors": detail}
-        code = _flatten_codes(exc.get_codes())
-        # One error with one of our stable codes (e.g. "invalid_color") keeps that code;
-        # DRF's generic per-field codes ("required", "invalid") become "invalid".
-        if code not in _PASS_THROUGH_VALIDATION_CODES:
-            code = "invalid"
-        return error_body(code, _first_message(errors) or "Invalid input.", errors=errors)
+        # Field errors are "invalid" whatever DRF's per-field code ("required", ...): our
+        # own stable codes come from the services' AppErrors, never from serializers.
+        return error_body("invalid", _first_message(errors) or "Invalid input.", errors=errors)
     detail = exc.detail
     if isinstance(detail, dict | list):
         message = _first_message(detail) or exc.default_detail
@@ -123,15 +102,6 @@ def _api_exception_body(exc: exceptions.APIException) -> dict[str, Any]:
     if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
         body["retry_after"] = int(exc.wait)
     return body
-
-
-# Validation codes raised deliberately by our serializers, passed through to clients.
-_PASS_THROUGH_VALIDATION_CODES = {
-    "invalid_color",
-    "invalid_option",
-    "missing_background",
-    "conflicting_background",
-}
 
 
 def _to_api_exception(exc: Exception) -> exceptions.APIException | AppError | None:

@@ -9,8 +9,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from skimage.morphology import binary_erosion, disk
 
 from backgrounds.models import Background
-from compositing import services
 from compositing.models import Composite
+from compositing.services import photos
 from tests.api import images
 from tests.compositing.conftest import make_background
 
@@ -161,7 +161,7 @@ def test_recomposite_of_a_new_composite_reuses_its_mask(api, monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("the segmentation model was called")
 
-    monkeypatch.setattr(services, "_segment", refuse)
+    monkeypatch.setattr(photos, "_segment", refuse)
     response = api.post(
         f"{URL}{created.json()['id']}/recomposite/", {"color": "#0000FF"}, format="json"
     )

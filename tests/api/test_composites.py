@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from compositing import services
 from compositing.models import Composite
+from compositing.services import photos
 from tests.api import images
 from tests.compositing.conftest import make_background
 
@@ -40,7 +40,7 @@ def no_model(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("the segmentation model was called")
 
-    monkeypatch.setattr(services, "_segment", refuse)
+    monkeypatch.setattr(photos, "_segment", refuse)
 
 
 # -- history and detail -------------------------------------------------------------------

@@ -13,8 +13,8 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from compositing.models import Composite
+from compositing.services import composite_video_status, composites_recover_stale
 from compositing.tasks import composite_video_task
-from compositing.video_services import composite_video_status, composites_recover_stale
 
 pytestmark = pytest.mark.django_db
 

@@ -19,8 +19,7 @@ from django_tasks_db.models import DBTaskResult
 from PIL import Image
 
 from compositing.models import Composite
-from compositing.services import composite_delete
-from compositing.video_services import composite_cancel, composite_create_video
+from compositing.services import composite_cancel, composite_create_video, composite_delete
 from tests.video.clips import (
     audio_packets,
     decode_rgb,

@@ -12,7 +12,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from compositing.video_services import composites_recover_stale
+from compositing.services.video_recovery import composites_recover_stale
 
 
 class Command(BaseCommand):

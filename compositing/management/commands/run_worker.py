@@ -22,7 +22,8 @@ from django.conf import settings
 from django.db import connection
 from django_tasks_db.management.commands import db_worker
 
-from compositing.video_services import WORKER_SHUTDOWN, composites_recover_stale
+from compositing.services.video_jobs import WORKER_SHUTDOWN
+from compositing.services.video_recovery import composites_recover_stale
 
 logger = logging.getLogger("compositing.worker")
 
@@ -55,7 +56,7 @@ class Command(db_worker.Command):
 
     def handle(self, **options: Any) -> None:
         _recover()
-        stale = float(getattr(settings, "VBG_VIDEO_STALE_SECONDS", 60))
+        stale = float(settings.VBG_VIDEO_STALE_SECONDS)
         stop = threading.Event()
         watchdog = threading.Thread(
             target=_watchdog, args=(stop, max(1.0, stale / 2)), name="video-watchdog", daemon=True

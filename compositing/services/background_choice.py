@@ -1,0 +1,175 @@
+"""Choosing the background of a composite: the one resolver photos and videos both use.
+
+A request names its background in one of four ways, checked here before any work is done:
+``mode="image"`` with exactly one of ``background_id`` (a built-in or one of the person's
+own library backgrounds) or ``background_file`` (a one-off upload, optionally saved to the
+library), ``mode="color"`` with ``color`` (``"#RRGGBB"``), ``"blur"`` or ``"transparent"``
+(photos only). The messages and error codes are the same for photos and videos:
+
+- an unknown mode, a missing or conflicting choice -> InvalidOption (400);
+- a bad colour -> InvalidColor (400);
+- an id that is malformed, another person's, or unknown -> NotFound (404); a library
+  background whose image has gone from storage -> NotFound (404);
+- an unreadable upload -> InvalidImage and its subclasses, FileTooLarge;
+- saving to a full library -> QuotaExceeded (403).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import IO, Any
+
+from PIL import Image
+
+from backgrounds.models import Background
+from backgrounds.services import background_delete, background_upload
+from compositing import imaging
+from compositing.compose import parse_color
+from compositing.models import Composite
+from compositing.services.stored_files import FileData, Undo, stored_file_read
+from compositing.services.uploads import (
+    image_upload_decode,
+    stored_image_decode,
+    upload_display_name,
+)
+from vbgsite.errors import InvalidColor, InvalidOption, NotFound
+
+# A one-off background is stored with the composite (shown on its page) at this JPEG
+# quality, the same as library backgrounds.
+ONE_OFF_QUALITY = 90
+MISSING_IMAGE = "This background's image is no longer available."
+
+
+@dataclass(frozen=True)
+class BackgroundChoice:
+    """A checked background choice (nothing resolved or decoded yet)."""
+
+    mode: str
+    background_id: uuid.UUID | None = None
+    color_rgb: tuple[int, int, int] | None = None
+
+    @property
+    def color_hex(self) -> str:
+        """``"#RRGGBB"`` for the colour mode, else ``""`` (as ``Composite.color`` stores it)."""
+        return "#{:02X}{:02X}{:02X}".format(*self.color_rgb) if self.color_rgb else ""
+
+
+@dataclass(frozen=True)
+class ResolvedBackground:
+    """The background image of mode "image" and where it came from (empty otherwise)."""
+
+    image: Image.Image | None = None  # RGB, any size (covered to the frame size later)
+    library: Background | None = None  # a library entry (built-in or the person's own)
+
+
+def background_choice_check(
+    *,
+    mode: str,
+    background_id: uuid.UUID | str | None,
+    background_file: IO[bytes] | None,
+    color: str | None,
+    modes: Iterable[str] = Composite.Mode.values,
+) -> BackgroundChoice:
+    """Check that ``mode`` is one of ``modes`` and exactly the inputs it needs were given.
+
+    Raises InvalidOption / InvalidColor with a message the person can act on, NotFound for
+    a malformed background id.
+    """
+    modes = tuple(modes)
+    if mode not in modes:
+        raise InvalidOption(f"Unknown background mode {mode!r}; use one of {', '.join(modes)}.")
+    has_id = background_id not in (None, "")
+    has_file = background_file is not None
+    if mode == Composite.Mode.IMAGE:
+        if has_id and has_file:
+            raise InvalidOption("Choose a background from the library or upload one, not both.")
+        if not has_id and not has_file:
+            raise InvalidOption("Choose a background image, or upload one.")
+    elif has_id or has_file:
+        raise InvalidOption("A background image is only used with the background-image mode.")
+    rgb = None
+    if mode == Composite.Mode.COLOR:
+        if not color:
+            raise InvalidColor("Choose a colour, written as #RRGGBB.")
+        rgb = parse_color(color)
+    elif color:
+        raise InvalidOption("A colour is only used with the solid-colour mode.")
+    return BackgroundChoice(
+        mode=mode, background_id=_parse_id(background_id) if has_id else None, color_rgb=rgb
+    )
+
+
+def _parse_id(background_id: Any) -> uuid.UUID:
+    if isinstance(background_id, uuid.UUID):
+        return background_id
+    try:
+        return uuid.UUID(str(background_id))
+    except ValueError:
+        raise NotFound("This background does not exist.") from None
+
+
+def background_resolve(
+    *, user: Any, choice: BackgroundChoice, background_file: IO[bytes] | None
+) -> ResolvedBackground:
+    """Decode the background image of mode "image": a library entry or a one-off upload.
+
+    Other modes resolve to an empty ``ResolvedBackground``. Raises NotFound (not visible to
+    ``user``, or its image is gone), InvalidImage/FileTooLarge (the upload).
+    """
+    if choice.mode != Composite.Mode.IMAGE:
+        return ResolvedBackground()
+    if background_file is not None:
+        image = image_upload_decode(
+            background_file, label="Background image", allowed=imaging.BACKGROUND_FORMATS
+        )
+        return ResolvedBackground(image=image)
+    library = Background.objects.for_user(user).filter(pk=choice.background_id).first()
+    if library is None:
+        raise NotFound("This background does not exist.")
+    data = stored_file_read(library.image, missing=MISSING_IMAGE)
+    return ResolvedBackground(image=stored_image_decode(data), library=library)
+
+
+def background_attach(
+    composite: Composite,
+    *,
+    user: Any,
+    background: ResolvedBackground,
+    save_upload: IO[bytes] | None,
+    one_off: Image.Image | None,
+    undo: Undo,
+) -> dict[str, FileData]:
+    """Point ``composite`` at its background before it is stored.
+
+    save_upload: the one-off upload, when the person asked to add it to their library: it
+        is saved now (quota applies) and ``undo`` learns to delete it again.
+    one_off: the one-off image to keep with the composite (photos keep it covered to the
+        photo's size, videos as uploaded); ignored for library backgrounds.
+    Returns the files to store with the composite: ``{"background_image": (JPEG, "jpg")}``
+    for a one-off that is not saved to the library, else nothing.
+    """
+    if save_upload is not None:
+        composite.background = _save_to_library(user=user, upload=save_upload, undo=undo)
+        return {}
+    if background.library is not None:
+        composite.background = background.library
+        return {}
+    if one_off is None:
+        return {}
+    return {
+        "background_image": (imaging.encode_image(one_off, "jpg", quality=ONE_OFF_QUALITY), "jpg")
+    }
+
+
+def _save_to_library(*, user: Any, upload: IO[bytes], undo: Undo) -> Background:
+    """Add a one-off background upload to the user's library, named after the file."""
+    if hasattr(upload, "seek"):
+        upload.seek(0)
+    stem = PurePosixPath(upload_display_name(upload)).stem.replace("_", " ").replace("-", " ")
+    name = " ".join(stem.split())[:100] or "My background"
+    saved = background_upload(user=user, file=upload, name=name)
+    undo.steps.append(lambda: background_delete(user=user, background_id=saved.pk))
+    return saved

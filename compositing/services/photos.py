@@ -1,0 +1,315 @@
+"""Photo composites: create one, and re-composite an earlier one onto another background.
+
+Both share one render-and-save path. Every function is keyword-only, takes the acting
+``user`` and raises the exceptions in ``vbgsite.errors`` (each with a stable ``code``, a
+human ``message`` and an ``http_status``).
+
+A photo composite is made in three stages, so nothing is ever half-written:
+
+1. **Compute in memory, outside any transaction**: decode and validate the uploads, run
+   the segmentation model, compose, encode the result, the mask, the source and the
+   thumbnail. Every user error is raised here, before a byte is stored.
+2. **Store the files** under random, per-user names (``users/<id>/composites/<hex>/...``).
+3. **Insert the row** in a transaction. If stage 2 or 3 fails, every file already written
+   (and a background saved to the library for this request) is deleted again, and the
+   error is re-raised: there is never a row without its files or a file without its row.
+
+Re-compositing reads the stored source and mask (the cached alpha) and never calls the
+model; the new history entry gets its own copies of both, so each row owns its files and
+deleting one entry never breaks another.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import IO, Any
+
+import numpy as np
+from django.utils import timezone
+from PIL import Image
+
+from compositing import imaging
+from compositing.compose import compose_image, cover_image
+from compositing.engine import get_engine
+from compositing.models import Composite
+from compositing.services.background_choice import (
+    BackgroundChoice,
+    ResolvedBackground,
+    background_attach,
+    background_choice_check,
+    background_resolve,
+)
+from compositing.services.composites import composite_get
+from compositing.services.stored_files import (
+    FileData,
+    Undo,
+    file_suffix,
+    files_store_then_insert,
+    stored_file_read,
+)
+from compositing.services.uploads import (
+    image_upload_decode,
+    stored_image_decode,
+    upload_display_name,
+)
+from vbgsite.errors import InvalidOption, NoPerson
+
+PHOTO_FORMATS: tuple[str, ...] = ("jpg", "png", "webp")
+# Longest side of the history thumbnail, in pixels (the grid shows them at about 300 px,
+# so 480 stays sharp on high-density screens).
+THUMBNAIL_SIDE = 480
+# The source is kept re-encoded (no EXIF/GPS, orientation applied) at a quality where
+# re-composites are indistinguishable from the first composite.
+SOURCE_QUALITY = 95
+RESULT_QUALITY = 90
+# A photo "has a person" when at least this fraction of its pixels has alpha >= 0.5.
+# The model leaves faint specks on photos without people; a real subject covers far more.
+PERSON_MIN_FRACTION = 0.002
+MISSING_FILE = "A stored file of this composite is missing."
+
+
+def composite_create(
+    *,
+    user: Any,
+    photo: bytes | IO[bytes],
+    mode: str,
+    background_id: uuid.UUID | str | None = None,
+    background_file: IO[bytes] | None = None,
+    save_background: bool = False,
+    color: str | None = None,
+    output_format: str = "jpg",
+) -> Composite:
+    """Cut the person out of ``photo`` and put them on a new background; record it in history.
+
+    photo: the uploaded file (a Django ``UploadedFile`` or any binary file object, or
+        bytes), validated by decoding (JPEG, PNG, WebP, GIF, BMP, TIFF, AVIF; limits
+        ``VBG_MAX_UPLOAD_BYTES``, ``VBG_MAX_IMAGE_PIXELS``, ``VBG_MIN_IMAGE_SIDE``).
+    mode: ``"image"`` (needs exactly one of ``background_id`` — a built-in or one of the
+        user's own backgrounds — or ``background_file``, a one-off upload), ``"color"``
+        (needs ``color`` as ``"#RRGGBB"``), ``"blur"`` (the photo's own background,
+        blurred) or ``"transparent"``.
+    save_background: with ``background_file``, also add it to the user's library (quota
+        applies); the composite then refers to the library entry.
+    output_format: ``"jpg"``, ``"png"`` or ``"webp"``. JPEG cannot hold transparency, so
+        ``mode="transparent"`` with ``"jpg"`` is written as PNG.
+
+    Returns the saved ``Composite`` (status done) with source, mask (8-bit PNG alpha),
+    result and thumbnail stored, ``width``/``height`` in pixels, ``model_name`` and
+    ``timings`` (``decode_ms``, ``segment_ms``, ``compose_ms``, ``encode_ms``,
+    ``store_ms``, ``total_ms``; milliseconds).
+
+    Raises InvalidImage (and its subclasses ImageTooSmall, ImageTooLarge,
+    UnsupportedMediaType), FileTooLarge, InvalidOption, InvalidColor, NoPerson (no person
+    in the photo), NotFound (background not visible to the user), QuotaExceeded
+    (save_background with a full library), ModelUnavailable. Nothing is stored on failure.
+    """
+    request = _PhotoRequest(user=user, save_upload=background_file if save_background else None)
+    request.check(
+        mode=mode,
+        background_id=background_id,
+        background_file=background_file,
+        color=color,
+        output_format=output_format,
+    )
+    with _timed(request.timings, "decode_ms"):
+        picture = image_upload_decode(photo, label="Photo")
+        background = background_resolve(
+            user=user, choice=request.choice, background_file=background_file
+        )
+    with _timed(request.timings, "segment_ms"):
+        alpha, model_name = _segment(picture)
+    if not _has_person(alpha):
+        raise NoPerson()
+    with _timed(request.timings, "encode_ms"):
+        source_bytes = imaging.encode_image(picture, "jpg", quality=SOURCE_QUALITY)
+        mask_bytes = imaging.alpha_to_png(alpha)
+    composite = Composite(
+        source_name=upload_display_name(photo), person_found=True, model_name=model_name
+    )
+    files = {"source": (source_bytes, "jpg"), "mask": (mask_bytes, "png")}
+    return _render_and_save(
+        request, composite, picture=picture, alpha=alpha, background=background, files=files
+    )
+
+
+def composite_recomposite(
+    *,
+    user: Any,
+    composite_id: uuid.UUID | str,
+    mode: str,
+    background_id: uuid.UUID | str | None = None,
+    background_file: IO[bytes] | None = None,
+    save_background: bool = False,
+    color: str | None = None,
+    output_format: str | None = None,
+) -> Composite:
+    """Put the person from an earlier composite on another background: a NEW history entry.
+
+    Reuses the stored source photo and mask (the cached alpha): the segmentation model is
+    not called. Background options are those of ``composite_create``; ``output_format``
+    None keeps the original's format. The new entry records the original as ``parent``
+    and the original's ``model_name`` (the model that made the mask); its timings have
+    ``segment_ms`` 0 and ``mask_reused`` true.
+
+    Raises NotFound (not the user's composite, or its files are gone), InvalidOption (the
+    composite is not a finished photo), and the background errors of ``composite_create``.
+    """
+    request = _PhotoRequest(user=user, save_upload=background_file if save_background else None)
+    original = composite_get(user=user, composite_id=composite_id)
+    if original.kind != Composite.Kind.IMAGE or original.status != Composite.Status.DONE:
+        raise InvalidOption("Only finished photo composites can be re-composited.")
+    if not original.mask or not original.source:
+        raise InvalidOption("This composite has no stored mask to reuse.")
+    request.check(
+        mode=mode,
+        background_id=background_id,
+        background_file=background_file,
+        color=color,
+        output_format=output_format or original.output_format,
+    )
+    with _timed(request.timings, "decode_ms"):
+        source_bytes = stored_file_read(original.source, missing=MISSING_FILE)
+        mask_bytes = stored_file_read(original.mask, missing=MISSING_FILE)
+        picture = stored_image_decode(source_bytes)
+        alpha = imaging.png_to_alpha(mask_bytes, size=picture.size)
+        background = background_resolve(
+            user=user, choice=request.choice, background_file=background_file
+        )
+    request.timings["segment_ms"] = 0.0
+    composite = Composite(
+        source_name=original.source_name,
+        parent=original,
+        person_found=original.person_found,
+        model_name=original.model_name,
+    )
+    files = {
+        "source": (source_bytes, file_suffix(original.source.name, "jpg")),
+        "mask": (mask_bytes, "png"),
+    }
+    request.timings["mask_reused"] = True
+    return _render_and_save(
+        request, composite, picture=picture, alpha=alpha, background=background, files=files
+    )
+
+
+@dataclass
+class _PhotoRequest:
+    """One create or re-composite request: who, the checked options, and its clock."""
+
+    user: Any
+    save_upload: IO[bytes] | None  # the one-off background, to be saved to the library
+    choice: BackgroundChoice = field(default_factory=lambda: BackgroundChoice(mode=""))
+    fmt: str = ""
+    started: float = field(default_factory=time.perf_counter)
+    started_at: datetime = field(default_factory=timezone.now)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def check(
+        self,
+        *,
+        mode: str,
+        background_id: uuid.UUID | str | None,
+        background_file: IO[bytes] | None,
+        color: str | None,
+        output_format: str,
+    ) -> None:
+        """Validate the background choice and the format before any work is done."""
+        self.choice = background_choice_check(
+            mode=mode, background_id=background_id, background_file=background_file, color=color
+        )
+        fmt = (output_format or "").lower().lstrip(".")
+        fmt = "jpg" if fmt == "jpeg" else fmt
+        if fmt not in PHOTO_FORMATS:
+            raise InvalidOption(f"Unknown output format {output_format!r}; use jpg, png or webp.")
+        if mode == Composite.Mode.TRANSPARENT and fmt == "jpg":
+            fmt = "png"  # JPEG has no alpha channel
+        self.fmt = fmt
+
+
+def _segment(image: Image.Image) -> tuple[np.ndarray, str]:
+    """alpha float32 HxW in 0..1 for ``image``, and the name of the model that made it.
+
+    The one place the photo path reaches the model (tests patch it to prove a
+    re-composite never does)."""
+    engine = get_engine()
+    return engine.segment(image), engine.model_name
+
+
+def _has_person(alpha: np.ndarray) -> bool:
+    """alpha: float32 HxW in 0..1. True when enough pixels are confidently the person."""
+    return int(np.count_nonzero(alpha >= 0.5)) >= PERSON_MIN_FRACTION * alpha.size
+
+
+def _render_and_save(
+    request: _PhotoRequest,
+    composite: Composite,
+    *,
+    picture: Image.Image,
+    alpha: np.ndarray,
+    background: ResolvedBackground,
+    files: dict[str, FileData],
+) -> Composite:
+    """Compose and encode (picture RGB WxH, alpha float32 HxW in 0..1), then store every
+    file and insert the row; on any failure delete what was written."""
+    timings, choice = request.timings, request.choice
+    with _timed(timings, "compose_ms"):
+        covered = None
+        if background.image is not None:
+            covered = cover_image(background.image, picture.width, picture.height)
+        result = compose_image(
+            picture, alpha, mode=choice.mode, background=covered, color=choice.color_rgb
+        )
+    with _timed(timings, "encode_ms"):
+        result_bytes = imaging.encode_image(result, request.fmt, quality=RESULT_QUALITY)
+        thumbnail_ext = "webp" if result.mode == "RGBA" else "jpg"
+        thumbnail = imaging.make_thumbnail(result, THUMBNAIL_SIDE, fmt=thumbnail_ext)
+    composite.owner = request.user
+    composite.kind = Composite.Kind.IMAGE
+    composite.mode, composite.color = choice.mode, choice.color_hex
+    composite.output_format = request.fmt
+    composite.status, composite.progress = Composite.Status.DONE, 100.0
+    composite.width, composite.height = picture.width, picture.height
+    composite.started_at = request.started_at
+    store_started = time.perf_counter()
+    undo = Undo(storage=composite.source.storage)
+    files = {
+        **files,
+        **background_attach(
+            composite,
+            user=request.user,
+            background=background,
+            save_upload=request.save_upload,
+            one_off=covered,
+            undo=undo,
+        ),
+        "result": (result_bytes, request.fmt),
+        "thumbnail": (thumbnail, thumbnail_ext),
+    }
+
+    def finish() -> None:
+        timings["store_ms"] = _ms(time.perf_counter() - store_started)
+        timings["total_ms"] = _ms(time.perf_counter() - request.started)
+        composite.timings = timings
+        composite.finished_at = timezone.now()
+
+    files_store_then_insert(composite, files=files, undo=undo, before_insert=finish)
+    return composite
+
+
+@contextmanager
+def _timed(timings: dict[str, float], key: str) -> Iterator[None]:
+    """Add the block's wall time to ``timings[key]`` in milliseconds."""
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[key] = round(timings.get(key, 0.0) + _ms(time.perf_counter() - started), 1)
+
+
+def _ms(seconds: float) -> float:
+    return round(seconds * 1000.0, 1)

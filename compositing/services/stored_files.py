@@ -1,0 +1,104 @@
+"""Storage steps every composite shares, photo or video: read a stored file, store files
+and then insert the row, and undo what a failed request already wrote.
+
+A request writes its files first and inserts its row last; :class:`Undo` collects what has
+been written (storage names, and steps such as "delete the background just saved to the
+library") so that a failure anywhere leaves no file without a row and no row without files.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+from typing import IO
+
+from django.core.files import File
+from django.core.files.base import ContentFile
+from django.core.files.storage import Storage
+from django.db import models, transaction
+from django.db.models.fields.files import FieldFile
+
+from vbgsite.errors import NotFound
+
+logger = logging.getLogger(__name__)
+
+
+def stored_file_read(file: FieldFile, *, missing: str) -> bytes:
+    """The bytes of a stored file; NotFound(``missing``) when storage no longer has it."""
+    try:
+        with file.storage.open(file.name, "rb") as handle:
+            return handle.read()
+    except OSError as exc:  # FileNotFoundError, and S3's errors for a missing key
+        logger.warning("stored file %s is missing: %r", file.name, exc)
+        raise NotFound(missing) from exc
+
+
+def stored_files_delete(storage: Storage, names: Iterable[str]) -> None:
+    """Delete ``names`` from ``storage``, logging (never raising) a failure: this is clean-up
+    after another error, which must not be hidden."""
+    for name in names:
+        try:
+            storage.delete(name)
+        except Exception:
+            logger.exception("could not delete %s", name)
+
+
+def file_suffix(name: str, default: str) -> str:
+    """``"users/1/x/source.JPG"`` -> ``"jpg"``; ``default`` when the name has no suffix."""
+    return PurePosixPath(name).suffix.lower().lstrip(".") or default
+
+
+@dataclass
+class Undo:
+    """What this request has written so far, to delete again if a later step fails."""
+
+    storage: Storage
+    names: list[str] = field(default_factory=list)
+    steps: list[Callable[[], None]] = field(default_factory=list)
+
+    def run(self) -> None:
+        stored_files_delete(self.storage, reversed(self.names))
+        for step in reversed(self.steps):
+            try:
+                step()
+            except Exception:
+                logger.exception("could not undo a step of a failed request")
+
+
+# A file to store: its bytes (or an open file) and the extension of its storage name.
+FileData = tuple[bytes | IO[bytes], str]
+
+
+def files_store_then_insert(
+    instance: models.Model,
+    *,
+    files: dict[str, FileData],
+    undo: Undo,
+    before_insert: Callable[[], None] | None = None,
+    on_commit: Callable[[], None] | None = None,
+) -> None:
+    """Store each file on ``instance``'s FileField of that name, then insert the row.
+
+    files: field name -> (data, extension); the storage name is ``<field>.<extension>``
+        under the field's ``upload_to`` (random, per user). Every name written is added to
+        ``undo``. before_insert: run after the files are stored (e.g. record timings).
+    on_commit: run once the row's transaction commits (e.g. enqueue a task).
+    On any failure (storage, database, interrupt) ``undo`` is run and the error re-raised.
+    """
+    try:
+        for field_name, (data, ext) in files.items():
+            field_file: FieldFile = getattr(instance, field_name)
+            content = ContentFile(data) if isinstance(data, bytes) else File(data)
+            field_file.save(f"{field_name}.{ext}", content, save=False)
+            undo.names.append(field_file.name)
+        if before_insert is not None:
+            before_insert()
+        with transaction.atomic():
+            instance.save(force_insert=True)
+            if on_commit is not None:
+                transaction.on_commit(on_commit)
+    except BaseException:
+        undo.run()
+        raise

@@ -1,0 +1,158 @@
+"""HTTP responses both front doors build the same way: a stored file served to its owner,
+and a service error turned into a status code.
+
+Used by the website's views and the DRF API views of every app, so that neither ever
+imports the other. Services decide who may see a file and which error a request gets;
+this module only says how that is answered.
+
+Files: local storage streams the file (``FileResponse``), honouring ``Range`` requests with
+``206 Partial Content`` (browsers seek in videos that way; Safari plays nothing without
+it); S3 answers a redirect to a short-lived presigned URL carrying the same content type
+and disposition (S3 serves ranges itself).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import IO
+
+from django import forms
+from django.core.files.storage import Storage
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseRedirect,
+    StreamingHttpResponse,
+)
+from django.utils.http import content_disposition_header
+
+from vbgsite.errors import AppError, InvalidOption, NotFound
+
+# Stored names are random and never reused, so a browser may keep a private file a while.
+FILE_CACHE_CONTROL = "private, max-age=3600"
+# A redirect to a presigned URL must not outlive the URL (5 minutes by default).
+REDIRECT_CACHE_CONTROL = "private, max-age=60"
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_CHUNK = 1 << 16
+
+
+def error_status(error: AppError) -> int:
+    """The HTTP status of a service error (always a 4xx or 5xx)."""
+    return error.http_status if 400 <= error.http_status < 600 else 400
+
+
+def form_error(form: forms.Form) -> InvalidOption:
+    """A website form that is missing a field, as the service error the API would give."""
+    detail = " ".join(str(message) for errors in form.errors.values() for message in errors)
+    return InvalidOption(detail or "Please check the form.")
+
+
+def wants_json(request: HttpRequest) -> bool:
+    """The page's script asked for JSON (``Accept: application/json``)."""
+    return "application/json" in request.headers.get("Accept", "")
+
+
+@contextmanager
+def not_found_as_404() -> Iterator[None]:
+    """Website views: a service's NotFound becomes Django's 404 page (the API's exception
+    handler maps NotFound itself)."""
+    try:
+        yield
+    except NotFound as error:
+        raise Http404(error.message) from None
+
+
+def stored_file_response(
+    request: HttpRequest,
+    *,
+    storage: Storage,
+    name: str,
+    content_type: str,
+    filename: str,
+    attachment: bool = False,
+) -> HttpResponse:
+    """Serve one stored file the caller's service has already owner-checked.
+
+    name: the storage name; filename: the friendly name for ``Content-Disposition``
+    (inline, or attachment when ``attachment``). A file missing from local storage is
+    Http404; a ``Range`` past the end is 416.
+    """
+    try:
+        storage.path(name)
+    except NotImplementedError:  # S3: a presigned URL that makes S3 send the same headers
+        url = storage.url(
+            name,
+            parameters={
+                "ResponseContentType": content_type,
+                "ResponseContentDisposition": content_disposition_header(attachment, filename),
+            },
+        )
+        response: HttpResponse = HttpResponseRedirect(url)
+        response["Cache-Control"] = REDIRECT_CACHE_CONTROL
+        return response
+    try:
+        handle = storage.open(name, "rb")
+    except FileNotFoundError:
+        raise Http404("This file is missing.") from None
+    byte_range = _requested_range(request, storage.size(name))
+    if byte_range is None:
+        response = FileResponse(
+            handle, content_type=content_type, as_attachment=attachment, filename=filename
+        )
+    else:
+        response = _partial_response(handle, byte_range, storage.size(name), content_type)
+        response["Content-Disposition"] = content_disposition_header(attachment, filename)
+    response["Accept-Ranges"] = "bytes"
+    response["Cache-Control"] = FILE_CACHE_CONTROL
+    return response
+
+
+def _requested_range(request: HttpRequest, size: int) -> tuple[int, int] | None:
+    """(first, last) byte of a single ``Range: bytes=a-b`` request, else None (whole file).
+
+    A range that starts past the end is ``(size, size)``: answered 416."""
+    match = _RANGE.match(request.headers.get("Range", "").strip())
+    if not match or (not match.group(1) and not match.group(2)):
+        return None
+    first, last = match.groups()
+    if first:
+        start, end = int(first), min(int(last) if last else size - 1, size - 1)
+    else:  # "bytes=-N": the last N bytes
+        start, end = max(0, size - int(last)), size - 1
+    if start >= size or start > end:
+        return size, size
+    return start, end
+
+
+def _partial_response(
+    handle: IO[bytes], byte_range: tuple[int, int], size: int, content_type: str
+) -> HttpResponse:
+    start, end = byte_range
+    if start >= size:
+        handle.close()
+        response = HttpResponse(status=416)
+        response["Content-Range"] = f"bytes */{size}"
+        return response
+    handle.seek(start)
+    response = StreamingHttpResponse(
+        _read(handle, end - start + 1), status=206, content_type=content_type
+    )
+    response["Content-Length"] = str(end - start + 1)
+    response["Content-Range"] = f"bytes {start}-{end}/{size}"
+    return response
+
+
+def _read(handle: IO[bytes], length: int) -> Iterator[bytes]:
+    try:
+        while length > 0:
+            chunk = handle.read(min(_CHUNK, length))
+            if not chunk:
+                break
+            length -= len(chunk)
+            yield chunk
+    finally:
+        handle.close()
