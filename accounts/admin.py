@@ -1,6 +1,10 @@
 from django.contrib import admin
 
+from accounts.forms import ThrottledAdminAuthenticationForm
 from accounts.models import ApiToken
+
+# /admin/login/ counts and refuses failed attempts like the site's sign-in page.
+admin.site.login_form = ThrottledAdminAuthenticationForm
 
 
 @admin.register(ApiToken)

@@ -1,10 +1,14 @@
 """Forms for the account pages."""
 
 from django import forms
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import UserCreationForm
 
+from accounts import throttle
 from accounts.models import ApiToken
+
+THROTTLED = "throttled"  # the error code of a refused (throttled) sign-in attempt
 
 
 class SignUpForm(UserCreationForm):
@@ -52,3 +56,24 @@ class TokenCreateForm(forms.Form):
         help_text="What will use it, e.g. “laptop script” or “phone”.",
         widget=forms.TextInput(attrs={"placeholder": "e.g. laptop script", "autocomplete": "off"}),
     )
+
+
+class ThrottledAdminAuthenticationForm(AdminAuthenticationForm):
+    """The admin's sign-in form with the site sign-in's throttling (``accounts.throttle``).
+
+    After ``VBG_LOGIN_MAX_FAILURES`` failures for one username from one address, further
+    attempts are refused (error code ``THROTTLED``) without checking the password.
+    """
+
+    def clean(self):
+        username = self.data.get("username", "")
+        ip = throttle.client_ip(self.request)
+        if throttle.login_is_throttled(username=username, ip=ip):
+            raise forms.ValidationError(throttle.throttled_message(), code=THROTTLED)
+        try:
+            cleaned = super().clean()
+        except forms.ValidationError:
+            throttle.login_failed(username=username, ip=ip)
+            raise
+        throttle.login_succeeded(username=username, ip=ip)
+        return cleaned

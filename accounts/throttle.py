@@ -49,3 +49,12 @@ def login_failed(*, username: str, ip: str) -> int:
 
 def login_succeeded(*, username: str, ip: str) -> None:
     cache.delete(_key(username, ip))
+
+
+def throttled_message() -> str:
+    """What a refused sign-in attempt shows (site and admin sign-in pages alike)."""
+    minutes = max(1, round(settings.VBG_LOGIN_LOCKOUT_SECONDS / 60))
+    return (
+        "Too many failed sign-in attempts for this account. "
+        f"Please wait {minutes} minutes and try again."
+    )
