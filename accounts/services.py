@@ -55,6 +55,22 @@ def token_revoke(*, user: AbstractBaseUser, token_id: int) -> None:
         raise NotFound("This token does not exist.")
 
 
+def password_change(*, user: AbstractBaseUser, new_password: str) -> int:
+    """Set ``user``'s password (already validated) and revoke every API token of theirs.
+
+    A password change signs other sessions out (their session hash no longer matches);
+    tokens are revoked with it, so a leaked key stops working too. One transaction: the new
+    password never stands with the old tokens. Returns the number of tokens revoked.
+    """
+    with transaction.atomic():
+        user.set_password(new_password)
+        user.save(update_fields=["password"])
+        revoked, _ = ApiToken.objects.filter(owner=user).delete()
+    if revoked:
+        logger.info("password change for %s revoked %d API tokens", user.pk, revoked)
+    return revoked
+
+
 def _walk(storage: Storage, folder: str) -> Iterator[str]:
     """Every file name under ``folder`` (recursively), for the local file system and S3."""
     try:

@@ -2,12 +2,13 @@
 
 from django.conf import settings
 from django.contrib import admin, messages
-from django.contrib.auth import login, logout
+from django.contrib.auth import login, logout, update_session_auth_hash
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import pluralize
 from django.urls import reverse_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -72,9 +73,18 @@ class PasswordChangeView(auth_views.PasswordChangeView):
     success_url = reverse_lazy("accounts:password_change")
 
     def form_valid(self, form):
-        response = super().form_valid(form)  # keeps this session signed in
-        messages.success(self.request, "Your password has been changed.")
-        return response
+        revoked = services.password_change(
+            user=form.user, new_password=form.cleaned_data["new_password1"]
+        )
+        update_session_auth_hash(self.request, form.user)  # keeps this session signed in
+        message = "Your password has been changed."
+        if revoked:
+            message += (
+                f" Your {revoked} API token{pluralize(revoked)} {pluralize(revoked, 'was,were')}"
+                " revoked: programs using them must be given a new token."
+            )
+        messages.success(self.request, message)
+        return redirect(self.get_success_url())
 
     def form_invalid(self, form):
         response = super().form_invalid(form)
