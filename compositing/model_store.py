@@ -1,10 +1,11 @@
 """Trained segmentation weights in the bucket (Django's storage API), beside the local copy.
 
-The model directory (``settings.VBG_MODEL_DIR``) holds ``ARCH/NAME.pt``; when S3 storage is
-configured (``settings.AWS_STORAGE_BUCKET_NAME``) the same file is kept in the bucket as
-``models/ARCH/NAME.pt`` (private, like every object there), so another machine's
-``fetch_model --pull ARCH:NAME`` can get it. Used by ``train_segmenter`` and ``fetch_model``
-(``--torchvision``, ``--import``, ``--pull``).
+Names and paths come from ``compositing.segmentation.weights.catalog`` (the one description
+of every kind of weights). The model directory (``settings.VBG_MODEL_DIR``) holds
+``ARCH/NAME.pt``; when S3 storage is configured (``settings.AWS_STORAGE_BUCKET_NAME``) the
+same file is kept in the bucket as ``models/ARCH/NAME.pt`` (private, like every object
+there), so another machine's ``fetch_model --pull ARCH:NAME`` can get it. Used by
+``train_segmenter`` and ``fetch_model`` (``--torchvision``, ``--import``, ``--pull``).
 """
 
 from __future__ import annotations
@@ -17,16 +18,10 @@ from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
 
-from compositing.segmentation.trained_weights import (
-    PUBLISHED_WEIGHTS,
-    TORCHVISION_ARCHS,
-    check_arch,
-    check_weights_name,
-    load_weights_file,
-    weights_relpath,
-)
-
-BUCKET_PREFIX = "models"
+from compositing.segmentation.weights.catalog import bucket_name, parse_model_name, weights_file
+from compositing.segmentation.weights.checkpoint_import import import_checkpoint
+from compositing.segmentation.weights.files import load_weights_file
+from compositing.segmentation.weights.torchvision_published import fetch_published
 
 
 class ModelStoreError(Exception):
@@ -38,15 +33,10 @@ def model_store_enabled() -> bool:
     return bool(getattr(settings, "AWS_STORAGE_BUCKET_NAME", ""))
 
 
-def model_storage_name(*, arch: str, name: str) -> str:
-    """Storage name of ``ARCH:NAME`` in the bucket: ``models/ARCH/NAME.pt``."""
-    return f"{BUCKET_PREFIX}/{weights_relpath(arch, name)}"
-
-
 def model_upload(*, path: Path, arch: str, name: str) -> str:
     """Put the weights file ``path`` in the bucket as ``models/ARCH/NAME.pt`` (replacing an
     older one); returns the storage name."""
-    storage_name = model_storage_name(arch=arch, name=name)
+    storage_name = bucket_name(arch, name)
     load_weights_file(path, arch=arch)  # never upload something that would not load
     if default_storage.exists(storage_name):
         default_storage.delete(storage_name)
@@ -61,12 +51,12 @@ def model_upload(*, path: Path, arch: str, name: str) -> str:
 def model_download(*, arch: str, name: str, model_dir: Path) -> Path:
     """Copy ``models/ARCH/NAME.pt`` from the bucket into ``model_dir`` (checked, atomic);
     returns the local path. Raises :class:`ModelStoreError` when it is not there."""
-    storage_name = model_storage_name(arch=arch, name=name)
+    storage_name = bucket_name(arch, name)
     if not model_store_enabled():
         raise ModelStoreError("no bucket configured (AWS_STORAGE_BUCKET_NAME is empty)")
     if not default_storage.exists(storage_name):
         raise ModelStoreError(f"{storage_name} is not in the bucket")
-    target = Path(model_dir) / weights_relpath(arch, name)
+    target = weights_file(model_dir, arch, name)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
     try:
@@ -82,25 +72,11 @@ def model_download(*, arch: str, name: str, model_dir: Path) -> Path:
     return target
 
 
-def parse_model_name(model: str) -> tuple[str, str]:
-    """``ARCH:NAME`` → (arch, name); a bare torchvision ``ARCH`` → (arch, "coco_voc").
-    Raises ``SegmentationError`` for an unknown architecture or a malformed name."""
-    arch, separator, name = model.partition(":")
-    check_arch(arch)
-    if not separator:
-        if arch not in TORCHVISION_ARCHS:
-            check_weights_name("")  # raises: "selfie" alone is the default, not a weights file
-        name = PUBLISHED_WEIGHTS
-    return arch, check_weights_name(name)
-
-
 def model_fetch_torchvision(
     *, arch: str, model_dir: Path, progress: bool = True, force: bool = False, log=None
 ) -> Path:
     """torchvision's published COCO/VOC weights for ``arch`` into the model directory
     (``WeightsError`` with a one-line reason when the download server is unreachable)."""
-    from compositing.segmentation.backends.torchvision_seg import fetch_published
-
     return fetch_published(
         arch, model_dir=model_dir, progress=progress, force=force, log=log or (lambda m: None)
     )
@@ -111,8 +87,6 @@ def model_import(
 ) -> tuple[Path, str | None]:
     """Import a weights file the user has (torchvision format or ours) as ``ARCH:NAME``;
     also into the bucket when one is configured. Returns (local path, storage name)."""
-    from compositing.segmentation.backends.torchvision_seg import import_checkpoint
-
     local = import_checkpoint(path, model_dir=model_dir, arch=arch, name=name)
     stored = None
     if upload and model_store_enabled():

@@ -33,7 +33,6 @@ from .registry import (
     configure,
     get_config,
     get_segmenter,
-    register_backend,
 )
 from .segmenter import Segmenter, VideoSegmenter, temporal_smooth
 
@@ -53,7 +52,6 @@ __all__ = [
     "frame_segmenter",
     "get_config",
     "get_segmenter",
-    "register_backend",
     "segment",
     "temporal_smooth",
 ]

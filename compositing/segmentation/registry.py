@@ -1,13 +1,13 @@
 """Backend registry, engine configuration and the once-per-process model cache.
 
 A backend is one module under ``backends/`` exposing a factory
-``factory(*, name: str, config: EngineConfig, **options) -> Segmenter``; it is registered
-here by dotted path (so nothing heavy is imported until a model is asked for)::
-
-    register_backend("fcn_resnet101", "compositing.segmentation.backends.fcn:FcnSegmenter")
+``factory(*, name: str, config: EngineConfig, **options) -> Segmenter``; the backends are
+declared as data below (:data:`_BACKENDS`), by dotted path, so nothing heavy is imported
+until a model is asked for. ``ARCH:NAME`` names (weights from ``train_segmenter`` or
+``fetch_model --import``) map to :data:`_NAMED_WEIGHTS` with ``weights=NAME``.
 
 ``get_segmenter(name)`` builds each name at most once per process, under a lock, and
-raises :class:`UnknownSegmenter` for a name nobody registered (never a silent fallback).
+raises :class:`UnknownSegmenter` for any other name (never a silent fallback).
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from __future__ import annotations
 import ctypes
 import importlib
 import logging
-import re
 import sys
 import threading
 from dataclasses import dataclass, field, replace
@@ -24,6 +23,7 @@ from typing import Any
 
 from .errors import UnknownSegmenter
 from .segmenter import Segmenter
+from .weights.catalog import SELFIE_ARCH, TORCHVISION_ARCHS, is_weights_name
 
 logger = logging.getLogger(__name__)
 
@@ -66,15 +66,15 @@ _BACKENDS: dict[str, _Backend] = {
             "compositing.segmentation.backends.torchvision_seg:TorchvisionSegmenter",
             {"arch": arch},
         )
-        for arch in ("fcn_resnet101", "deeplabv3_resnet50", "lraspp_mobilenet_v3_large")
+        for arch in TORCHVISION_ARCHS
     },
 }
 
 # ``ARCH:NAME`` models (e.g. "fcn_resnet101:my-finetune"): the backend for ARCH with
 # weights=NAME, a file from train_segmenter or fetch_model --import/--pull
-# (<model_dir>/ARCH/NAME.pt). Registered on first use by get_segmenter.
+# (<model_dir>/ARCH/NAME.pt).
 _NAMED_WEIGHTS: dict[str, _Backend] = {
-    "selfie": _Backend(
+    SELFIE_ARCH: _Backend(
         "compositing.segmentation.backends.selfie_finetuned:FinetunedSelfieSegmenter"
     ),
     **{
@@ -82,22 +82,14 @@ _NAMED_WEIGHTS: dict[str, _Backend] = {
             "compositing.segmentation.backends.torchvision_seg:TorchvisionSegmenter",
             {"arch": arch},
         )
-        for arch in ("fcn_resnet101", "deeplabv3_resnet50", "lraspp_mobilenet_v3_large")
+        for arch in TORCHVISION_ARCHS
     },
 }
-_WEIGHTS_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 _config = EngineConfig()
 _instances: dict[str, Segmenter] = {}
 _lock = threading.Lock()
 _runtime_ready = False
-
-
-def register_backend(name: str, target: str, **options: Any) -> None:
-    """Register ``target`` ("package.module:factory") under ``name`` with fixed options."""
-    with _lock:
-        _BACKENDS[name] = _Backend(target, dict(options))
-        _instances.pop(name, None)
 
 
 def available_segmenters() -> list[str]:
@@ -140,14 +132,13 @@ def get_config() -> EngineConfig:
 
 
 def get_segmenter(name: str | None = None) -> Segmenter:
-    """The loaded segmenter registered as ``name`` (default: the configured default)."""
+    """The loaded segmenter called ``name`` (default: the configured default)."""
     key = name or _config.default
     segmenter = _instances.get(key)
     if segmenter is not None:
         return segmenter
-    if key not in _BACKENDS:
-        _register_named_weights(key)
-    if key not in _BACKENDS:
+    backend = _backend_for(key)
+    if backend is None:
         raise UnknownSegmenter(
             f"unknown segmenter {key!r}; available: {', '.join(available_segmenters())}"
         )
@@ -155,7 +146,6 @@ def get_segmenter(name: str | None = None) -> Segmenter:
         segmenter = _instances.get(key)
         if segmenter is None:
             _prepare_runtime(_config)
-            backend = _BACKENDS[key]
             module_name, _, attribute = backend.target.partition(":")
             factory = getattr(importlib.import_module(module_name), attribute)
             segmenter = factory(name=key, config=_config, **backend.options)
@@ -164,14 +154,16 @@ def get_segmenter(name: str | None = None) -> Segmenter:
     return segmenter
 
 
-def _register_named_weights(key: str) -> None:
-    """Register ``ARCH:NAME`` on the fly when ARCH takes named weights (see _NAMED_WEIGHTS)."""
+def _backend_for(key: str) -> _Backend | None:
+    """The declared backend called ``key``, or the one for ``ARCH:NAME`` with weights NAME."""
+    backend = _BACKENDS.get(key)
+    if backend is not None:
+        return backend
     arch, _, weights = key.partition(":")
     base = _NAMED_WEIGHTS.get(arch)
-    if base is None or not _WEIGHTS_NAME.match(weights) or weights.endswith(".pt"):
-        return
-    with _lock:
-        _BACKENDS.setdefault(key, _Backend(base.target, {**base.options, "weights": weights}))
+    if base is None or not is_weights_name(weights):
+        return None
+    return _Backend(base.target, {**base.options, "weights": weights})
 
 
 def clear_segmenters() -> None:

@@ -8,7 +8,7 @@ transposed convolution (MediaPipe's custom ``Convolution2DTransposeBias``). Both
 share every layer shape; only the input size differs.
 
 Layers are registered in the order TensorFlow created them (``conv2d``, ``conv2d_1``, …,
-``depthwise_conv2d``, …), which is what :mod:`.tflite_import` relies on to map weights.
+``depthwise_conv2d``, …), which is what :mod:`.weights.tflite_convert` relies on to map weights.
 
 Input: float32 Nx3xHxW RGB in 0..1 (H, W multiples of 16). Output of ``forward``: logits
 Nx1xHxW; ``torch.sigmoid`` of it is the person probability the TFLite model outputs.

@@ -18,7 +18,8 @@ import pytest
 
 
 def _complete(model_dir: Path) -> bool:
-    from compositing.segmentation.weights import SELFIE_WEIGHTS, source_path, weights_verify
+    from compositing.segmentation.weights.catalog import SELFIE_WEIGHTS, source_path
+    from compositing.segmentation.weights.mediapipe import weights_verify
 
     return all(
         weights_verify(spec, model_dir) and source_path(spec, model_dir).is_file()
@@ -31,7 +32,7 @@ def selfie_model_dir(request) -> Path:
     from django.conf import settings
 
     from compositing.segmentation import WeightsError
-    from compositing.segmentation.weights import weights_fetch
+    from compositing.segmentation.weights.mediapipe import weights_fetch
 
     configured = Path(settings.VBG_MODEL_DIR).resolve()
     if configured.is_dir() and _complete(configured):

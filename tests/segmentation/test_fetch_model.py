@@ -9,7 +9,7 @@ import zipfile
 import pytest
 from django.core.management import CommandError, call_command
 
-from compositing.segmentation.weights import SELFIE_WEIGHTS, source_path, weights_path
+from compositing.segmentation.weights.catalog import SELFIE_WEIGHTS, source_path, weights_path
 
 
 def run(*args: str) -> str:

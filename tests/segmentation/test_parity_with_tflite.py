@@ -17,8 +17,10 @@ import pytest
 import torch
 from PIL import Image
 
+from compositing.segmentation import preprocessing
 from compositing.segmentation.selfie_net import selfie_segmentation_net
-from compositing.segmentation.weights import SELFIE_WEIGHTS, load_weights, source_path
+from compositing.segmentation.weights.catalog import SELFIE_WEIGHTS, source_path
+from compositing.segmentation.weights.mediapipe import load_weights
 from tests.segmentation.photos import photo
 
 PHOTOS = ("astronaut", "chelsea", "coffee", "camera")
@@ -97,11 +99,9 @@ def test_layers_have_readable_names(selfie_model_dir):
 
 @pytest.mark.parametrize("spec", SELFIE_WEIGHTS, ids=lambda spec: spec.name)
 def test_engine_runtime_computes_exactly_what_the_module_does(segmenter_ready, spec):
-    from compositing.segmentation.backends.selfie import network_input as engine_input
-
     rgb = torch.from_numpy(photo("astronaut"))
     network = segmenter_ready._networks[spec.name][1]
-    x = engine_input(rgb, *spec.input_size)
+    x = preprocessing.network_input(rgb, *spec.input_size, preprocessing=spec.preprocessing)
     with torch.inference_mode():
         expected = network(x)
         got = segmenter_ready._runtime(network, x)(x)

@@ -17,7 +17,6 @@ from compositing.segmentation import (
     WeightsMissing,
     configure,
     get_segmenter,
-    register_backend,
 )
 from compositing.segmentation import registry as registry_module
 
@@ -44,13 +43,11 @@ class CountingSegmenter(Segmenter):
 
 
 @pytest.fixture
-def counting_backend():
-    saved = dict(registry_module._BACKENDS)
+def counting_backend(monkeypatch):
     CountingSegmenter.built = 0
-    register_backend("counting", f"{__name__}:CountingSegmenter")
+    backend = registry_module._Backend(f"{__name__}:CountingSegmenter")
+    monkeypatch.setitem(registry_module._BACKENDS, "counting", backend)
     yield "counting"
-    registry_module._BACKENDS.clear()
-    registry_module._BACKENDS.update(saved)
     registry_module._instances.pop("counting", None)
 
 

@@ -2,8 +2,7 @@
 
 - ``model_dir``: a fresh model directory per test holding the default network's converted
   weights (copied from the engine tests' ``selfie_model_dir`` fixture), with the engine
-  configured to use it and 2 torch threads; loaded segmenters and on-the-fly ``ARCH:NAME``
-  registrations are forgotten afterwards.
+  configured to use it and 2 torch threads; loaded segmenters are forgotten afterwards.
 - ``pairs_dir``: real photos from scikit-image (astronaut, coffee, chelsea, camera) with
   person masks made by the default network (``segment()``), as flat NAME.jpg + NAME.png.
 """
@@ -26,8 +25,8 @@ def model_dir(selfie_model_dir, tmp_path, settings) -> Iterator[Path]:
     """A per-test model directory with the default weights; the engine points at it."""
     import torch
 
-    from compositing.segmentation import clear_segmenters, configure, get_config, registry
-    from compositing.segmentation.weights import SELFIE_WEIGHTS, weights_path
+    from compositing.segmentation import clear_segmenters, configure, get_config
+    from compositing.segmentation.weights.catalog import SELFIE_WEIGHTS, weights_path
 
     directory = tmp_path / "models"
     directory.mkdir()
@@ -35,15 +34,12 @@ def model_dir(selfie_model_dir, tmp_path, settings) -> Iterator[Path]:
         shutil.copy2(weights_path(spec, selfie_model_dir), directory)
     settings.VBG_MODEL_DIR = directory
     previous = get_config()
-    backends = dict(registry._BACKENDS)
     threads = torch.get_num_threads()
     torch.set_num_threads(2)
     configure(model_dir=directory, threads=2)
     try:
         yield directory
     finally:
-        registry._BACKENDS.clear()
-        registry._BACKENDS.update(backends)
         configure(model_dir=previous.model_dir, threads=previous.threads)
         clear_segmenters()
         torch.set_num_threads(threads)

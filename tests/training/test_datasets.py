@@ -7,8 +7,8 @@ import pytest
 import torch
 from PIL import Image
 
-from compositing.segmentation.training import (
-    Augmentation,
+from compositing.segmentation.training.augmentation import Augmentation
+from compositing.segmentation.training.data import (
     PairDataset,
     Sample,
     find_samples,

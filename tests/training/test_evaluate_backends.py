@@ -11,10 +11,11 @@ import pytest
 import torch
 from django.core.management import call_command
 
-from compositing.segmentation.backends.torchvision_seg import build_model, import_state_dict
 from compositing.segmentation.evaluate import evaluate_directory
 from compositing.segmentation.selfie_net import selfie_segmentation_net
-from compositing.segmentation.trained_weights import save_weights
+from compositing.segmentation.torchvision_nets import build_model
+from compositing.segmentation.weights.checkpoint_import import import_state_dict
+from compositing.segmentation.weights.files import save_weights
 
 from .conftest import write_pairs
 

@@ -13,7 +13,8 @@ from django.core.management import CommandError, call_command
 from PIL import Image
 
 from compositing.segmentation import get_segmenter
-from compositing.segmentation.weights import SELFIE_GENERAL, load_weights
+from compositing.segmentation.weights.catalog import SELFIE_GENERAL
+from compositing.segmentation.weights.mediapipe import load_weights
 
 from .conftest import skimage_photo
 

@@ -13,8 +13,9 @@ import pytest
 import torch
 
 from compositing.model_store import model_fetch_torchvision
-from compositing.segmentation.backends.torchvision_seg import build_model, import_state_dict
 from compositing.segmentation.errors import WeightsError
+from compositing.segmentation.torchvision_nets import build_model
+from compositing.segmentation.weights.checkpoint_import import import_state_dict
 
 
 @pytest.fixture

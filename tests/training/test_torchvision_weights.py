@@ -9,9 +9,9 @@ import torch
 from torchvision.models import segmentation
 
 from compositing.segmentation import get_segmenter
-from compositing.segmentation.backends.torchvision_seg import import_checkpoint
 from compositing.segmentation.errors import SegmentationError
-from compositing.segmentation.trained_weights import load_named_weights, plain_state_dict
+from compositing.segmentation.weights.checkpoint_import import import_checkpoint
+from compositing.segmentation.weights.files import load_named_weights, plain_state_dict
 
 from .conftest import skimage_photo
 

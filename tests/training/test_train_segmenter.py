@@ -10,13 +10,10 @@ import torch
 from django.core.management import CommandError, call_command
 
 from compositing.segmentation import get_segmenter
-from compositing.segmentation.training import (
-    PairDataset,
-    build_trainable,
-    checkpoint_path,
-    evaluate_model,
-    find_samples,
-)
+from compositing.segmentation.training.data import PairDataset, find_samples
+from compositing.segmentation.training.metrics import evaluate_model
+from compositing.segmentation.training.models import build_trainable
+from compositing.segmentation.weights.catalog import checkpoint_path
 
 from .conftest import skimage_photo
 

@@ -43,7 +43,8 @@ def video_model_dir(request) -> Path:
     try:
         return Path(request.getfixturevalue("selfie_model_dir"))
     except pytest.FixtureLookupError:
-        from compositing.segmentation.weights import SELFIE_WEIGHTS, weights_verify
+        from compositing.segmentation.weights.catalog import SELFIE_WEIGHTS
+        from compositing.segmentation.weights.mediapipe import weights_verify
 
         model_dir = Path(settings.VBG_MODEL_DIR).resolve()
         if not all(weights_verify(spec, model_dir) for spec in SELFIE_WEIGHTS):

@@ -24,6 +24,12 @@ from PIL import Image
 
 from compositing import imaging
 from compositing.compose import compose_image, parse_color
+from compositing.segmentation import (
+    SegmentationError,
+    UnknownSegmenter,
+    configure,
+    get_segmenter,
+)
 from vbgsite.errors import AppError, InvalidOption, NoPerson
 
 # A photo "has a person" when at least this share of its pixels is confidently the person.
@@ -175,13 +181,6 @@ def _segment(photo: Image.Image, model: str | None) -> tuple[np.ndarray, str]:
     The segmentation package configured from settings (ARCHITECTURE.md: model directory,
     torch threads), the model loaded once per process.
     """
-    from compositing.segmentation import (
-        SegmentationError,
-        UnknownSegmenter,
-        configure,
-        get_segmenter,
-    )
-
     configure(model_dir=settings.VBG_MODEL_DIR, threads=settings.VBG_TORCH_THREADS)
     try:
         segmenter = get_segmenter(model or settings.VBG_SEGMENTER)

@@ -15,6 +15,9 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from compositing.segmentation import SegmentationError, configure, get_segmenter
+from compositing.segmentation.evaluate import evaluate_directory
+
 
 class Command(BaseCommand):
     help = "Score a segmentation model on NAME.jpg + NAME.png pairs; last line is JSON."
@@ -26,9 +29,6 @@ class Command(BaseCommand):
         parser.add_argument("--quiet", action="store_true", help="print only the JSON line")
 
     def handle(self, *args, **options) -> None:
-        from compositing.segmentation import SegmentationError, configure, get_segmenter
-        from compositing.segmentation.evaluate import evaluate_directory
-
         directory = Path(options["directory"])
         if not directory.is_dir():
             raise CommandError(f"{directory} is not a directory")

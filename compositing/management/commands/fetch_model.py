@@ -8,7 +8,7 @@
 The default form downloads the ``mediapipe==0.10.14`` wheel from PyPI with pip (or reads
 ``--wheel``), checks both models' SHA-256 and converts them to torch; it is quick and
 offline when the converted files already verify. Failures are one line (offline, hash
-mismatch, ...). The logic lives in ``compositing.segmentation.weights`` and
+mismatch, ...). The logic lives in ``compositing.segmentation.weights`` (catalog, mediapipe) and
 ``compositing.model_store``; this is the command-line wrapper.
 """
 
@@ -18,6 +18,15 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from compositing.model_store import (
+    ModelStoreError,
+    model_fetch_torchvision,
+    model_import,
+    model_pull,
+)
+from compositing.segmentation.errors import SegmentationError
+from compositing.segmentation.weights.mediapipe import weights_fetch
 
 
 class Command(BaseCommand):
@@ -34,9 +43,6 @@ class Command(BaseCommand):
         parser.add_argument("--pull", metavar="ARCH:NAME", help="weights from the S3 bucket")
 
     def handle(self, *args, **options) -> None:
-        from compositing.model_store import ModelStoreError
-        from compositing.segmentation import SegmentationError
-
         model_dir = Path(options["model_dir"] or settings.VBG_MODEL_DIR)
         try:
             if options["torchvision"]:
@@ -51,8 +57,6 @@ class Command(BaseCommand):
             raise CommandError(_one_line(exc)) from exc
 
     def _selfie(self, model_dir: Path, options: dict) -> None:
-        from compositing.segmentation.weights import weights_fetch
-
         wheel = Path(options["wheel"]) if options["wheel"] else None
         if wheel is not None and not wheel.is_file():
             raise CommandError(f"{wheel} does not exist")
@@ -62,14 +66,10 @@ class Command(BaseCommand):
         self.stdout.write(f"selfie weights ready: {', '.join(str(p) for p in paths)}")
 
     def _torchvision(self, arch: str, model_dir: Path, force: bool) -> None:
-        from compositing.model_store import model_fetch_torchvision
-
         path = model_fetch_torchvision(arch=arch, model_dir=model_dir, force=force, log=self._log)
         self.stdout.write(f"{arch} weights ready: {path}")
 
     def _import(self, options: dict, model_dir: Path) -> None:
-        from compositing.model_store import model_import
-
         if not options["arch"] or not options["name"]:
             raise CommandError("--import needs --arch ARCH and --name NAME")
         local, stored = model_import(
@@ -82,8 +82,6 @@ class Command(BaseCommand):
         self.stdout.write(f"imported {options['arch']}:{options['name']}: {local}{where}")
 
     def _pull(self, model: str, model_dir: Path) -> None:
-        from compositing.model_store import model_pull
-
         self.stdout.write(f"pulled {model}: {model_pull(model=model, model_dir=model_dir)}")
 
     def _log(self, message: str) -> None:

@@ -14,13 +14,16 @@ from __future__ import annotations
 
 import json
 import math
+from typing import Any
 
+import torch
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from compositing.model_store import model_store_enabled, model_upload
 from compositing.segmentation.errors import SegmentationError
-from compositing.segmentation.trained_weights import TRAINABLE_ARCHS, model_label
+from compositing.segmentation.training.loop import TrainConfig, TrainResult, train
+from compositing.segmentation.weights.catalog import TRAINABLE_ARCHS, model_label
 
 
 class Command(BaseCommand):
@@ -63,8 +66,6 @@ class Command(BaseCommand):
         parser.add_argument("--no-upload", action="store_true", help="do not copy to the bucket")
 
     def handle(self, *args, **options) -> None:
-        from compositing.segmentation.training import TrainConfig, train
-
         arch = options["arch"]
         if arch not in TRAINABLE_ARCHS:
             raise CommandError(
@@ -72,33 +73,9 @@ class Command(BaseCommand):
             )
         threads = getattr(settings, "VBG_TORCH_THREADS", 0)
         if threads:
-            import torch
-
             torch.set_num_threads(threads)
         try:
-            config = TrainConfig(
-                arch=arch,
-                data=options["data"],
-                val=options["val"],
-                out=options["out"],
-                model_dir=settings.VBG_MODEL_DIR,
-                epochs=options["epochs"],
-                lr=options["lr"],
-                backbone_lr_scale=options["backbone_lr_scale"],
-                freeze_backbone=options["freeze_backbone"],
-                batch_size=options["batch_size"],
-                size=options["size"],
-                init=options["init"],
-                head_from_voc=options["head_from_voc"],
-                augment=not options["no_augment"],
-                repeat=options["repeat"],
-                workers=options["workers"],
-                seed=options["seed"],
-                device=options["device"],
-                resume=options["resume"],
-                progress=not options["no_progress"],
-            )
-            result = train(config, log=lambda line: self.stdout.write(line))
+            result = train(_train_config(options), log=lambda line: self.stdout.write(line))
         except (SegmentationError, FileNotFoundError, ValueError) as exc:
             raise CommandError(str(exc).splitlines()[0] if str(exc) else repr(exc)) from exc
 
@@ -108,24 +85,54 @@ class Command(BaseCommand):
             bucket_name = model_upload(path=result.weights_path, arch=arch, name=options["out"])
             self.stdout.write(f"uploaded to the bucket as {bucket_name}")
         self.stdout.write(f"saved {result.weights_path}; use it with VBG_SEGMENTER={model}")
-        last = result.history[-1] if result.history else None
-        summary = {
-            "model": model,
-            "weights": str(result.weights_path),
-            "bucket": bucket_name,
-            "source": result.source,
-            "best_val_iou": None if math.isnan(result.best_val_iou) else result.best_val_iou,
-            "epochs": [
-                {
-                    "epoch": row.epoch,
-                    "train_loss": round(row.train_loss, 5),
-                    "train_iou": round(row.train_iou, 4),
-                    "val_loss": round(row.val_loss, 5),
-                    "val_iou": round(row.val_iou, 4),
-                    "seconds": round(row.seconds, 1),
-                }
-                for row in result.history
-            ],
-            "final_train_loss": round(last.train_loss, 5) if last else None,
-        }
-        self.stdout.write(json.dumps(summary))
+        self.stdout.write(json.dumps(_summary(result, model=model, bucket_name=bucket_name)))
+
+
+def _train_config(options: dict[str, Any]) -> TrainConfig:
+    """The training configuration the command-line options describe (ValueError if bad)."""
+    return TrainConfig(
+        arch=options["arch"],
+        data=options["data"],
+        val=options["val"],
+        out=options["out"],
+        model_dir=settings.VBG_MODEL_DIR,
+        epochs=options["epochs"],
+        lr=options["lr"],
+        backbone_lr_scale=options["backbone_lr_scale"],
+        freeze_backbone=options["freeze_backbone"],
+        batch_size=options["batch_size"],
+        size=options["size"],
+        init=options["init"],
+        head_from_voc=options["head_from_voc"],
+        augment=not options["no_augment"],
+        repeat=options["repeat"],
+        workers=options["workers"],
+        seed=options["seed"],
+        device=options["device"],
+        resume=options["resume"],
+        progress=not options["no_progress"],
+    )
+
+
+def _summary(result: TrainResult, *, model: str, bucket_name: str | None) -> dict[str, Any]:
+    """The JSON line printed last: the model name, where the weights are, per-epoch figures."""
+    last = result.history[-1] if result.history else None
+    return {
+        "model": model,
+        "weights": str(result.weights_path),
+        "bucket": bucket_name,
+        "source": result.source,
+        "best_val_iou": None if math.isnan(result.best_val_iou) else result.best_val_iou,
+        "epochs": [
+            {
+                "epoch": row.epoch,
+                "train_loss": round(row.train_loss, 5),
+                "train_iou": round(row.train_iou, 4),
+                "val_loss": round(row.val_loss, 5),
+                "val_iou": round(row.val_iou, 4),
+                "seconds": round(row.seconds, 1),
+            }
+            for row in result.history
+        ],
+        "final_train_loss": round(last.train_loss, 5) if last else None,
+    }

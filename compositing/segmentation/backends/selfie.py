@@ -23,13 +23,14 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
+from ..preprocessing import network_input
 from ..refine import GuidedFilterParams, refine_guided, upsample_bilinear
 from ..registry import EngineConfig
 from ..segmenter import Segmenter
 from ..selfie_net import SelfieSegmentationNet, selfie_segmentation_net
-from ..weights import SELFIE_GENERAL, SELFIE_LANDSCAPE, WeightsSpec, load_weights
+from ..weights.catalog import SELFIE_GENERAL, SELFIE_LANDSCAPE, WeightsSpec
+from ..weights.mediapipe import load_weights
 
 logger = logging.getLogger(__name__)
 
@@ -99,7 +100,7 @@ class SelfieSegmenter(Segmenter):
         """Person probability for uint8 HxWx3 ``rgb`` at the chosen network's resolution."""
         height, width = rgb.shape[:2]
         spec, network = self.network_for(width, height)
-        x = network_input(rgb, *spec.input_size)
+        x = network_input(rgb, *spec.input_size, preprocessing=spec.preprocessing)
         with self._inference_lock:
             logits = self._runtime(network, x)(x)
         return torch.sigmoid(logits)[0, 0]
@@ -172,18 +173,6 @@ def _fit_span(start: float, stop: float, limit: int) -> tuple[int, int]:
     """Integer [start, stop) covering the float span, clipped to [0, limit), at least 1 px."""
     begin = min(max(0, math.floor(start)), limit - 1)
     return begin, min(limit, max(begin + 1, math.ceil(stop)))
-
-
-def network_input(rgb: torch.Tensor, height: int, width: int) -> torch.Tensor:
-    """uint8 HxWx3 → float32 1x3xheightxwidth in 0..1, channels-last (antialiased resize)."""
-    image = rgb.permute(2, 0, 1).unsqueeze(0)
-    if not image.is_contiguous(memory_format=torch.channels_last):
-        image = image.contiguous(memory_format=torch.channels_last)
-    if (height, width) != tuple(rgb.shape[:2]):
-        image = F.interpolate(
-            image, size=(height, width), mode="bilinear", antialias=True, align_corners=False
-        )
-    return image.float().div_(255.0)
 
 
 def _frozen(network: torch.nn.Module, example: torch.Tensor) -> torch.nn.Module:

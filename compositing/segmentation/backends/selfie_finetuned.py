@@ -15,7 +15,8 @@ import torch
 
 from ..registry import EngineConfig
 from ..selfie_net import selfie_segmentation_net
-from ..trained_weights import SELFIE_ARCH, load_named_weights, model_label
+from ..weights.catalog import SELFIE_ARCH, model_label
+from ..weights.files import load_named_weights
 from .selfie import SelfieSegmenter
 
 

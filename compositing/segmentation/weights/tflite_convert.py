@@ -4,7 +4,7 @@ Only the parts needed for conversion are read: the float weights of every convol
 (fp16 constants behind ``DEQUANTIZE`` ops are widened to float32) and the options that
 decide the arithmetic (strides, SAME padding, resize flags, the custom transposed
 convolution's parameters). The conversion refuses a graph that differs from what
-:class:`.selfie_net.SelfieSegmentationNet` computes instead of producing a wrong model.
+:class:`..selfie_net.SelfieSegmentationNet` computes instead of producing a wrong model.
 """
 
 from __future__ import annotations
@@ -12,12 +12,13 @@ from __future__ import annotations
 import re
 import struct
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from .errors import WeightsError
+from ..errors import WeightsError
 
 # tflite schema enum values (tflite/BuiltinOperator.py, TensorType.py, Padding.py).
 _OP_CONV_2D = 3
@@ -54,66 +55,69 @@ def read_tflite(data: bytes) -> TfliteGraph:
     """Parse a ``.tflite`` file's bytes into the weighted layers and resize flags."""
     import tflite  # only needed when converting
 
-    model = tflite.Model.GetRootAsModel(data, 0)
-    graph = model.Subgraphs(0)
-
-    def tensor_name(index: int) -> str:
-        return graph.Tensors(index).Name().decode()
-
-    def constant(index: int) -> np.ndarray:
-        tensor = graph.Tensors(index)
-        raw = model.Buffers(tensor.Buffer()).DataAsNumpy()
-        shape = tuple(int(s) for s in tensor.ShapeAsNumpy())
-        dtype = {_TYPE_FLOAT16: np.float16, _TYPE_FLOAT32: np.float32}.get(tensor.Type())
-        if dtype is None or isinstance(raw, int):
-            raise WeightsError(f"unexpected constant tensor {tensor_name(index)!r}")
-        return raw.view(dtype).reshape(shape).astype(np.float32)
-
-    # A DEQUANTIZE op maps its fp16 constant to a float32 tensor used by the layer.
-    producer_of: dict[int, int] = {}
-    for k in range(graph.OperatorsLength()):
-        op = graph.Operators(k)
-        for out in op.OutputsAsNumpy():
-            producer_of[int(out)] = k
-
-    def weight(index: int) -> np.ndarray:
-        k = producer_of.get(index)
-        if k is not None:  # the output of DEQUANTIZE(constant)
-            return constant(int(graph.Operators(k).Inputs(0)))
-        return constant(index)
-
+    reader = _GraphReader(tflite, tflite.Model.GetRootAsModel(data, 0))
+    graph = reader.graph
     result = TfliteGraph(
         input_shape=tuple(int(s) for s in graph.Tensors(graph.Inputs(0)).ShapeAsNumpy()),
         output_shape=tuple(int(s) for s in graph.Tensors(graph.Outputs(0)).ShapeAsNumpy()),
     )
     for k in range(graph.OperatorsLength()):
-        op = graph.Operators(k)
-        code_entry = model.OperatorCodes(op.OpcodeIndex())
+        reader.read_operator(k, result)
+    return result
+
+
+class _GraphReader:
+    """Reads the first subgraph of a parsed flatbuffer ``model`` (``tflite`` is the schema
+    package, passed in so it is imported only when converting)."""
+
+    def __init__(self, tflite: Any, model: Any) -> None:
+        self.tflite = tflite
+        self.model = model
+        self.graph = model.Subgraphs(0)
+        # A DEQUANTIZE op maps its fp16 constant to a float32 tensor used by the layer.
+        self.producer_of: dict[int, int] = {}
+        for k in range(self.graph.OperatorsLength()):
+            for out in self.graph.Operators(k).OutputsAsNumpy():
+                self.producer_of[int(out)] = k
+
+    def tensor_name(self, index: int) -> str:
+        return self.graph.Tensors(index).Name().decode()
+
+    def constant(self, index: int) -> np.ndarray:
+        tensor = self.graph.Tensors(index)
+        raw = self.model.Buffers(tensor.Buffer()).DataAsNumpy()
+        shape = tuple(int(s) for s in tensor.ShapeAsNumpy())
+        dtype = {_TYPE_FLOAT16: np.float16, _TYPE_FLOAT32: np.float32}.get(tensor.Type())
+        if dtype is None or isinstance(raw, int):
+            raise WeightsError(f"unexpected constant tensor {self.tensor_name(index)!r}")
+        return raw.view(dtype).reshape(shape).astype(np.float32)
+
+    def weight(self, index: int) -> np.ndarray:
+        k = self.producer_of.get(index)
+        if k is not None:  # the output of DEQUANTIZE(constant)
+            return self.constant(int(self.graph.Operators(k).Inputs(0)))
+        return self.constant(index)
+
+    def layer(self, op: Any, kind: str, stride: tuple[int, int], same: bool) -> TfliteLayer:
+        return TfliteLayer(
+            name=_layer_name(self.tensor_name(int(op.Inputs(1)))),
+            kind=kind,
+            kernel=self.weight(int(op.Inputs(1))),
+            bias=self.weight(int(op.Inputs(2))),
+            stride=stride,
+            same_padding=same,
+        )
+
+    def read_operator(self, k: int, result: TfliteGraph) -> None:
+        """Add operator ``k``'s layer or resize flags to ``result`` (others are skipped)."""
+        op = self.graph.Operators(k)
+        code_entry = self.model.OperatorCodes(op.OpcodeIndex())
         code = max(code_entry.BuiltinCode(), code_entry.DeprecatedBuiltinCode())
-        options = op.BuiltinOptions()
         if code in (_OP_CONV_2D, _OP_DEPTHWISE_CONV_2D):
-            opts = (
-                tflite.Conv2DOptions() if code == _OP_CONV_2D else tflite.DepthwiseConv2DOptions()
-            )
-            opts.Init(options.Bytes, options.Pos)
-            if opts.FusedActivationFunction() != 0:
-                raise WeightsError(f"layer {k}: fused activations are not supported")
-            if code == _OP_CONV_2D and (opts.DilationHFactor(), opts.DilationWFactor()) != (1, 1):
-                raise WeightsError(f"layer {k}: dilation is not supported")
-            if code == _OP_DEPTHWISE_CONV_2D and opts.DepthMultiplier() != 1:
-                raise WeightsError(f"layer {k}: depth multiplier must be 1")
-            result.layers.append(
-                TfliteLayer(
-                    name=_layer_name(tensor_name(int(op.Inputs(1)))),
-                    kind="conv" if code == _OP_CONV_2D else "depthwise",
-                    kernel=weight(int(op.Inputs(1))),
-                    bias=weight(int(op.Inputs(2))),
-                    stride=(opts.StrideH(), opts.StrideW()),
-                    same_padding=opts.Padding() == _PADDING_SAME,
-                )
-            )
+            result.layers.append(self._convolution(k, op, code))
         elif code == _OP_RESIZE_BILINEAR:
-            opts = tflite.ResizeBilinearOptions()
+            opts = self.tflite.ResizeBilinearOptions()
+            options = op.BuiltinOptions()
             opts.Init(options.Bytes, options.Pos)
             result.resize_flags.append((bool(opts.AlignCorners()), bool(opts.HalfPixelCenters())))
         elif code == _OP_CUSTOM:
@@ -123,17 +127,22 @@ def read_tflite(data: bytes) -> TfliteGraph:
             # TfLiteTransposeConvParams {padding, stride_width, stride_height} as 3 int32s;
             # padding 1 = kTfLitePaddingSame.
             padding, stride_w, stride_h = struct.unpack("<3i", op.CustomOptionsAsNumpy().tobytes())
-            result.layers.append(
-                TfliteLayer(
-                    name=_layer_name(tensor_name(int(op.Inputs(1)))),
-                    kind="transpose",
-                    kernel=weight(int(op.Inputs(1))),
-                    bias=weight(int(op.Inputs(2))),
-                    stride=(stride_h, stride_w),
-                    same_padding=padding == 1,
-                )
-            )
-    return result
+            result.layers.append(self.layer(op, "transpose", (stride_h, stride_w), padding == 1))
+
+    def _convolution(self, k: int, op: Any, code: int) -> TfliteLayer:
+        conv = code == _OP_CONV_2D
+        opts = self.tflite.Conv2DOptions() if conv else self.tflite.DepthwiseConv2DOptions()
+        options = op.BuiltinOptions()
+        opts.Init(options.Bytes, options.Pos)
+        if opts.FusedActivationFunction() != 0:
+            raise WeightsError(f"layer {k}: fused activations are not supported")
+        if conv and (opts.DilationHFactor(), opts.DilationWFactor()) != (1, 1):
+            raise WeightsError(f"layer {k}: dilation is not supported")
+        if not conv and opts.DepthMultiplier() != 1:
+            raise WeightsError(f"layer {k}: depth multiplier must be 1")
+        stride = (opts.StrideH(), opts.StrideW())
+        same = opts.Padding() == _PADDING_SAME
+        return self.layer(op, "conv" if conv else "depthwise", stride, same)
 
 
 def _layer_name(kernel_tensor_name: str) -> str:

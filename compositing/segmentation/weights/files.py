@@ -1,11 +1,7 @@
-"""Named weight files for trainable/importable architectures (``ARCH:NAME`` models).
+"""Reading and writing weights files (torch; no torchvision, no Django).
 
-A model name such as ``fcn_resnet101:my-finetune`` means architecture ``fcn_resnet101`` with
-the weights ``<model_dir>/fcn_resnet101/my-finetune.pt``; a bare torchvision architecture
-name (``fcn_resnet101``) means its published COCO/VOC weights, stored under the name
-:data:`PUBLISHED_WEIGHTS`. The same layout is used in the S3 bucket under ``models/``.
-
-Every such file is one ``torch.save``'d dict (read with ``weights_only=True``)::
+Named weights (``<model_dir>/ARCH/NAME.pt``, see :mod:`.catalog`) are one ``torch.save``'d
+dict, read with ``weights_only=True``::
 
     {"format": "vbg-segmentation-weights", "format_version": 1,
      "arch": "fcn_resnet101", "num_classes": 21 | 2 | 1, "person_class": 15 | 1 | 0,
@@ -13,69 +9,27 @@ Every such file is one ``torch.save``'d dict (read with ``weights_only=True``)::
      "source": "...",              # where the weights came from (free text)
      "meta": {...},                # training figures etc. (JSON-like)
      "state_dict": {...}}
-
-No torchvision and no Django here: this module only names, reads and writes files.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import torch
 
-from .errors import SegmentationError, UnknownSegmenter, WeightsMissing
-
-FORMAT = "vbg-segmentation-weights"
-FORMAT_VERSION = 1
-PUBLISHED_WEIGHTS = "coco_voc"  # torchvision's COCO_WITH_VOC_LABELS_V1 (21 classes)
-VOC_PERSON_CLASS = 15
-
-TORCHVISION_ARCHS = ("fcn_resnet101", "deeplabv3_resnet50", "lraspp_mobilenet_v3_large")
-SELFIE_ARCH = "selfie"
-TRAINABLE_ARCHS = (SELFIE_ARCH, *TORCHVISION_ARCHS)
-
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-
-
-def check_arch(arch: str) -> str:
-    """Return ``arch`` if it is trainable/importable, else raise :class:`UnknownSegmenter`."""
-    if arch not in TRAINABLE_ARCHS:
-        raise UnknownSegmenter(
-            f"unknown architecture {arch!r}; choose one of: {', '.join(TRAINABLE_ARCHS)}"
-        )
-    return arch
-
-
-def check_weights_name(name: str) -> str:
-    """Return ``name`` if usable as a file name (letters, digits, ``.``, ``_``, ``-``; at most
-    64 characters, not starting with a dot or dash), else raise :class:`SegmentationError`."""
-    if not isinstance(name, str) or not _NAME.match(name) or name.endswith(".pt"):
-        raise SegmentationError(
-            f"invalid weights name {name!r}: use letters, digits, '.', '_' and '-' "
-            "(at most 64 characters, starting with a letter or digit)"
-        )
-    return name
-
-
-def model_label(arch: str, name: str) -> str:
-    """The model name recorded on composites: ``arch`` for published weights, else ``arch:name``."""
-    return arch if name == PUBLISHED_WEIGHTS and arch in TORCHVISION_ARCHS else f"{arch}:{name}"
-
-
-def weights_relpath(arch: str, name: str) -> str:
-    """``ARCH/NAME.pt``: the file's path inside the model directory (and under ``models/``
-    in the bucket)."""
-    return f"{check_arch(arch)}/{check_weights_name(name)}.pt"
-
-
-def weights_file(model_dir: Path | str, arch: str, name: str) -> Path:
-    """Local path of the named weights of ``arch``."""
-    return Path(model_dir) / weights_relpath(arch, name)
+from ..errors import SegmentationError, WeightsMissing
+from .catalog import (
+    NAMED_FORMAT,
+    NAMED_FORMAT_VERSION,
+    PUBLISHED_WEIGHTS,
+    TORCHVISION_ARCHS,
+    check_arch,
+    weights_file,
+)
 
 
 def save_weights(
@@ -91,8 +45,8 @@ def save_weights(
 ) -> Path:
     """Write a weights payload atomically (tensors copied to CPU, contiguous)."""
     payload = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
+        "format": NAMED_FORMAT,
+        "format_version": NAMED_FORMAT_VERSION,
         "arch": check_arch(arch),
         "num_classes": int(num_classes),
         "person_class": int(person_class),
@@ -128,10 +82,10 @@ def load_weights_file(path: Path | str, *, arch: str | None = None) -> dict[str,
         raise WeightsMissing(f"{path} is unreadable: {exc}") from exc
     if (
         not isinstance(payload, dict)
-        or payload.get("format") != FORMAT
-        or payload.get("format_version") != FORMAT_VERSION
+        or payload.get("format") != NAMED_FORMAT
+        or payload.get("format_version") != NAMED_FORMAT_VERSION
     ):
-        raise WeightsMissing(f"{path} is not a {FORMAT} v{FORMAT_VERSION} file")
+        raise WeightsMissing(f"{path} is not a {NAMED_FORMAT} v{NAMED_FORMAT_VERSION} file")
     if arch is not None and payload.get("arch") != arch:
         raise WeightsMissing(f"{path} holds {payload.get('arch')!r} weights, not {arch!r}")
     return payload
@@ -174,11 +128,17 @@ def _is_tensor_dict(value: Mapping) -> bool:
 
 def atomic_save(obj: Any, path: Path) -> None:
     """``torch.save`` to a temporary file beside ``path``, then rename over it."""
+    atomic_write(path, lambda handle: torch.save(obj, handle))
+
+
+def atomic_write(path: Path, write: Callable[[IO[bytes]], object]) -> None:
+    """Call ``write(binary file)`` on a temporary file beside ``path``, then rename it over
+    ``path`` (mode 0644): readers see the old file or the complete new one."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         with os.fdopen(fd, "wb") as handle:
-            torch.save(obj, handle)
+            write(handle)
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:

@@ -1,4 +1,4 @@
-"""Where the selfie-segmentation weights come from, and the converted torch files.
+"""Fetching and converting the selfie-segmentation weights (described in :mod:`.catalog`).
 
 The trained model (Apache-2.0) ships inside the ``mediapipe==0.10.14`` wheel on PyPI. Set-up
 (``manage.py fetch_model``) downloads that wheel with pip (``--no-deps``, binary only, a
@@ -11,81 +11,29 @@ only reads the converted file and raises :class:`WeightsMissing` when it is abse
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from .errors import WeightsError, WeightsMissing
-
-MEDIAPIPE_REQUIREMENT = "mediapipe==0.10.14"
-# Any platform's wheel has the same model files; pin one so the download is deterministic.
-_WHEEL_PLATFORM_ARGS = (
-    "--platform",
-    "manylinux_2_17_x86_64",
-    "--python-version",
-    "3.12",
-    "--implementation",
-    "cp",
-    "--abi",
-    "cp312",
+from ..errors import WeightsError, WeightsMissing
+from ..selfie_net import SelfieSegmentationNet, selfie_segmentation_net
+from .catalog import (
+    CONVERTED_FORMAT_VERSION,
+    MEDIAPIPE_REQUIREMENT,
+    MEDIAPIPE_WHEEL_GLOB,
+    MEDIAPIPE_WHEEL_PLATFORM_ARGS,
+    SELFIE_WEIGHTS,
+    WeightsSpec,
+    source_path,
+    weights_path,
 )
-FORMAT_VERSION = 1
-
-
-@dataclass(frozen=True)
-class WeightsSpec:
-    """One network's weights as data: where they come from and what they expect.
-
-    ``input_size`` is (height, width) in pixels; input is RGB float in 0..1, output the
-    person probability at the same size.
-    """
-
-    name: str
-    wheel_member: str
-    sha256: str
-    input_size: tuple[int, int]
-
-    @property
-    def file_name(self) -> str:
-        return f"{self.name}.pt"
-
-    @property
-    def source_name(self) -> str:
-        return self.wheel_member.rsplit("/", 1)[-1]
-
-
-SELFIE_GENERAL = WeightsSpec(
-    name="selfie_segmentation",
-    wheel_member="mediapipe/modules/selfie_segmentation/selfie_segmentation.tflite",
-    sha256="9ee168ec7c8f2a16c56fe8e1cfbc514974cbbb7e434051b455635f1bd1462f5c",
-    input_size=(256, 256),
-)
-SELFIE_LANDSCAPE = WeightsSpec(
-    name="selfie_segmentation_landscape",
-    wheel_member="mediapipe/modules/selfie_segmentation/selfie_segmentation_landscape.tflite",
-    sha256="a77d03f4659b9f6b6c1f5106947bf40e99d7655094b6527f214ea7d451106edd",
-    input_size=(144, 256),
-)
-SELFIE_WEIGHTS = (SELFIE_GENERAL, SELFIE_LANDSCAPE)
-
-
-def weights_path(spec: WeightsSpec, model_dir: Path) -> Path:
-    """Path of the converted torch file for ``spec``."""
-    return Path(model_dir) / spec.file_name
-
-
-def source_path(spec: WeightsSpec, model_dir: Path) -> Path:
-    """Path of the verified original ``.tflite`` kept after fetching (used for re-conversion
-    and by the parity tests)."""
-    return Path(model_dir) / "source" / spec.source_name
+from .files import atomic_write
+from .tflite_convert import state_dict_from_tflite
 
 
 def load_weights(spec: WeightsSpec, model_dir: Path) -> dict[str, torch.Tensor]:
@@ -99,7 +47,7 @@ def load_weights(spec: WeightsSpec, model_dir: Path) -> dict[str, torch.Tensor]:
         raise WeightsMissing(f"{path} is unreadable ({exc}): run `manage.py fetch_model`") from exc
     if (
         not isinstance(payload, dict)
-        or payload.get("format_version") != FORMAT_VERSION
+        or payload.get("format_version") != CONVERTED_FORMAT_VERSION
         or payload.get("source_sha256") != spec.sha256
     ):
         raise WeightsMissing(f"{path} is stale: run `python manage.py fetch_model --force`")
@@ -108,8 +56,6 @@ def load_weights(spec: WeightsSpec, model_dir: Path) -> dict[str, torch.Tensor]:
 
 def weights_verify(spec: WeightsSpec, model_dir: Path) -> bool:
     """True when the converted file exists, is current, and fits the network exactly."""
-    from .selfie_net import SelfieSegmentationNet
-
     try:
         state = load_weights(spec, model_dir)
     except WeightsMissing:
@@ -134,9 +80,6 @@ def weights_fetch(
     pip into ``<model_dir>/download/`` (deleted afterwards). Raises :class:`WeightsError`
     with a one-line reason when the download fails or a SHA-256 differs.
     """
-    from .selfie_net import selfie_segmentation_net
-    from .tflite_import import state_dict_from_tflite
-
     model_dir = Path(model_dir)
     model_dir.mkdir(parents=True, exist_ok=True)
     todo = [spec for spec in SELFIE_WEIGHTS if force or not weights_verify(spec, model_dir)]
@@ -163,13 +106,13 @@ def weights_fetch(
         state = state_dict_from_tflite(sources[spec.name], model)
         model.load_state_dict(state, strict=True)  # proves the mapping is complete
         payload = {
-            "format_version": FORMAT_VERSION,
+            "format_version": CONVERTED_FORMAT_VERSION,
             "source": f"{MEDIAPIPE_REQUIREMENT}:{spec.wheel_member}",
             "source_sha256": spec.sha256,
             "input_size": list(spec.input_size),
             "state_dict": state,
         }
-        _atomic_write(weights_path(spec, model_dir), lambda fh, p=payload: torch.save(p, fh))
+        atomic_write(weights_path(spec, model_dir), lambda fh, p=payload: torch.save(p, fh))
         log(f"converted {spec.source_name} -> {weights_path(spec, model_dir)}")
     return [weights_path(spec, model_dir) for spec in SELFIE_WEIGHTS]
 
@@ -184,7 +127,7 @@ def _download_wheel(download_dir: Path, log: Callable[[str], None]) -> Path:
         "download",
         "--no-deps",
         "--only-binary=:all:",
-        *_WHEEL_PLATFORM_ARGS,
+        *MEDIAPIPE_WHEEL_PLATFORM_ARGS,
         "--disable-pip-version-check",
         "--no-input",
         "--retries",
@@ -196,7 +139,7 @@ def _download_wheel(download_dir: Path, log: Callable[[str], None]) -> Path:
         MEDIAPIPE_REQUIREMENT,
     ]
     result = subprocess.run(command, capture_output=True, text=True, check=False)
-    wheels = sorted(download_dir.glob("mediapipe-0.10.14-*.whl"))
+    wheels = sorted(download_dir.glob(MEDIAPIPE_WHEEL_GLOB))
     if result.returncode != 0 or not wheels:
         lines = [line.strip() for line in result.stderr.splitlines() if line.strip()]
         reason = lines[-1] if lines else f"pip exited with {result.returncode}"
@@ -218,7 +161,7 @@ def _extract_verified(
             raise WeightsError(
                 f"SHA-256 mismatch for {spec.source_name}: expected {spec.sha256}, got {digest}"
             )
-        _atomic_write(source_path(spec, model_dir), lambda fh, d=members[spec.name]: fh.write(d))
+        atomic_write(source_path(spec, model_dir), lambda fh, d=members[spec.name]: fh.write(d))
         log(f"verified {spec.source_name} (sha256 {spec.sha256[:12]}...)")
     return members
 
@@ -226,15 +169,3 @@ def _extract_verified(
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
-
-def _atomic_write(path: Path, write: Callable) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
