@@ -48,9 +48,14 @@ def prepare_model_dir(source: Path, target: Path) -> dict[str, str]:
     """Default weights + each arch's published weights (or random ones); returns labels."""
     import torch
 
-    from compositing.segmentation.backends.torchvision_seg import build_model, import_state_dict
-    from compositing.segmentation.trained_weights import PUBLISHED_WEIGHTS, weights_file
-    from compositing.segmentation.weights import SELFIE_WEIGHTS, weights_path
+    from compositing.segmentation.torchvision_nets import build_model
+    from compositing.segmentation.weights.catalog import (
+        PUBLISHED_WEIGHTS,
+        SELFIE_WEIGHTS,
+        weights_file,
+        weights_path,
+    )
+    from compositing.segmentation.weights.checkpoint_import import import_state_dict
 
     for spec in SELFIE_WEIGHTS:
         shutil.copy2(weights_path(spec, source), target)

@@ -70,7 +70,8 @@ def bench_network(model_dir: Path, threads: int, rounds: int) -> list[dict]:
 
     from compositing.segmentation.backends.selfie import _frozen
     from compositing.segmentation.selfie_net import selfie_segmentation_net
-    from compositing.segmentation.weights import SELFIE_WEIGHTS, load_weights, source_path
+    from compositing.segmentation.weights.catalog import SELFIE_WEIGHTS, source_path
+    from compositing.segmentation.weights.mediapipe import load_weights
 
     rows = []
     for spec in SELFIE_WEIGHTS:

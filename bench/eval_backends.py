@@ -22,7 +22,7 @@ sys.path.insert(0, str(BASE_DIR))
 
 
 def discover(model_dir: Path) -> list[str]:
-    from compositing.segmentation.trained_weights import TRAINABLE_ARCHS, model_label
+    from compositing.segmentation.weights.catalog import TRAINABLE_ARCHS, model_label
 
     models = ["selfie"]
     for arch in TRAINABLE_ARCHS:
