@@ -225,14 +225,8 @@ class BackgroundViewSet(
     def _file(self, pk: str | None, which: str) -> HttpResponse:
         # Owner-checked by the service (NotFound -> JSON 404); streamed locally, or a
         # redirect to a presigned S3 URL.
-        background, stored = background_file(user=self.request.user, background_id=pk, which=which)
-        return stored_file_response(
-            self.request,
-            storage=stored.storage,
-            name=stored.name,
-            content_type="image/jpeg",
-            filename=f"{background.name or 'background'}.jpg",
-        )
+        stored = background_file(user=self.request.user, background_id=pk, which=which)
+        return stored_file_response(self.request, stored)
 
     @extend_schema(summary="Download the image", responses=_FILE_RESPONSES, tags=["backgrounds"])
     @action(detail=True, methods=["get"])

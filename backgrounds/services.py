@@ -23,8 +23,10 @@ from django.db.models.fields.files import FieldFile
 
 from backgrounds import builtin
 from backgrounds.models import Background
+from backgrounds.names import name_check, name_without_controls
 from compositing.imaging import BACKGROUND_FORMATS, encode_image, load_image, make_thumbnail
 from vbgsite.errors import FileTooLarge, InvalidOption, NotFound, QuotaExceeded
+from vbgsite.stored_file import StoredFile
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +37,9 @@ NAME_MAX_LENGTH = Background._meta.get_field("name").max_length
 
 def _clean_name(name: str | None, *, fallback: str) -> str:
     cleaned = " ".join((name or "").split())
+    name_check(cleaned)  # no bidi overrides or control characters (backgrounds/names.py)
     if not cleaned:
+        fallback = name_without_controls(fallback)
         cleaned = " ".join(fallback.split())[:NAME_MAX_LENGTH] or "Untitled background"
     if len(cleaned) > NAME_MAX_LENGTH:
         raise InvalidOption(f"Background names are at most {NAME_MAX_LENGTH} characters.")
@@ -218,8 +222,9 @@ def background_get(*, user: AbstractBaseUser, background_id: uuid.UUID | str) ->
 
 def background_file(
     *, user: AbstractBaseUser, background_id: uuid.UUID | str, which: str
-) -> tuple[Background, FieldFile]:
-    """The stored file ``which`` ("image" or "thumbnail") of a background ``user`` may see.
+) -> StoredFile:
+    """The stored file ``which`` ("image" or "thumbnail", JPEG) of a background ``user`` may
+    see, for serving (download name: the background's name).
 
     Built-ins are visible to every signed-in person, uploads to their owner only; anything
     else (another person's id, an unknown ``which``, a row without that file) is NotFound.
@@ -227,7 +232,12 @@ def background_file(
     if which not in BACKGROUND_FILES or not user.is_authenticated:
         raise NotFound("No such file.")
     background = background_get(user=user, background_id=background_id)
-    stored = getattr(background, which)
+    stored: FieldFile = getattr(background, which)
     if not stored:
         raise NotFound("No such file.")
-    return background, stored
+    return StoredFile(
+        storage=stored.storage,
+        name=stored.name,
+        content_type="image/jpeg",
+        filename=f"{background.name or 'background'}.jpg",
+    )

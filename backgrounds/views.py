@@ -104,13 +104,7 @@ def file(request: HttpRequest, background_id: Any, which: str) -> HttpResponse:
     storage streams the file; S3 redirects to a short-lived presigned URL.
     """
     with not_found_as_404():
-        background, stored = services.background_file(
+        stored = services.background_file(
             user=request.user, background_id=background_id, which=which
         )
-    return stored_file_response(
-        request,
-        storage=stored.storage,
-        name=stored.name,
-        content_type="image/jpeg",
-        filename=f"{background.name or 'background'}.jpg",
-    )
+    return stored_file_response(request, stored)

@@ -352,13 +352,7 @@ class CompositeViewSet(
         # Owner-checked by the service (NotFound -> JSON 404); streamed locally, or a
         # redirect to a presigned S3 URL.
         stored = composite_file(user=self.request.user, composite_id=pk, which=which)
-        return stored_file_response(
-            self.request,
-            storage=stored.storage,
-            name=stored.name,
-            content_type=stored.content_type,
-            filename=stored.filename,
-        )
+        return stored_file_response(self.request, stored)
 
     @_file_schema("result", "The composite image (or a redirect to it when files are in S3).")
     @action(detail=True, methods=["get"])

@@ -82,13 +82,7 @@ def video_file(request: HttpRequest, composite_id: str) -> HttpResponse:
         stored = services.composite_file(
             user=request.user, composite_id=composite_id, which="result"
         )
-    return stored_file_response(
-        request,
-        storage=stored.storage,
-        name=stored.name,
-        content_type=stored.content_type,
-        filename=stored.filename,
-    )
+    return stored_file_response(request, stored)
 
 
 def _studio(

@@ -223,14 +223,7 @@ def serve_composite_file(
     another user's composite, an unknown ``which`` or a missing file."""
     with not_found_as_404():
         stored = services.composite_file(user=request.user, composite_id=composite_id, which=which)
-    return stored_file_response(
-        request,
-        storage=stored.storage,
-        name=stored.name,
-        content_type=stored.content_type,
-        filename=stored.filename,
-        attachment=attachment,
-    )
+    return stored_file_response(request, stored, attachment=attachment)
 
 
 def _composite_json(composite: Composite) -> dict[str, Any]:

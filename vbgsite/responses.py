@@ -19,7 +19,6 @@ from contextlib import contextmanager
 from typing import IO
 
 from django import forms
-from django.core.files.storage import Storage
 from django.http import (
     FileResponse,
     Http404,
@@ -31,6 +30,7 @@ from django.http import (
 from django.utils.http import content_disposition_header
 
 from vbgsite.errors import AppError, InvalidOption, NotFound
+from vbgsite.stored_file import StoredFile
 
 # Stored names are random and never reused, so a browser may keep a private file a while.
 FILE_CACHE_CONTROL = "private, max-age=3600"
@@ -67,45 +67,44 @@ def not_found_as_404() -> Iterator[None]:
 
 
 def stored_file_response(
-    request: HttpRequest,
-    *,
-    storage: Storage,
-    name: str,
-    content_type: str,
-    filename: str,
-    attachment: bool = False,
+    request: HttpRequest, file: StoredFile, *, attachment: bool = False
 ) -> HttpResponse:
     """Serve one stored file the caller's service has already owner-checked.
 
-    name: the storage name; filename: the friendly name for ``Content-Disposition``
-    (inline, or attachment when ``attachment``). A file missing from local storage is
-    Http404; a ``Range`` past the end is 416.
+    ``file.filename`` is the name in ``Content-Disposition`` (inline, or attachment when
+    ``attachment``). A file missing from local storage is Http404; a ``Range`` past the
+    end is 416.
     """
+    disposition = content_disposition_header(attachment, file.filename)
     try:
-        storage.path(name)
+        file.storage.path(file.name)
     except NotImplementedError:  # S3: a presigned URL that makes S3 send the same headers
-        url = storage.url(
-            name,
+        url = file.storage.url(
+            file.name,
             parameters={
-                "ResponseContentType": content_type,
-                "ResponseContentDisposition": content_disposition_header(attachment, filename),
+                "ResponseContentType": file.content_type,
+                "ResponseContentDisposition": disposition,
             },
         )
         response: HttpResponse = HttpResponseRedirect(url)
         response["Cache-Control"] = REDIRECT_CACHE_CONTROL
         return response
     try:
-        handle = storage.open(name, "rb")
+        handle = file.open()
     except FileNotFoundError:
         raise Http404("This file is missing.") from None
-    byte_range = _requested_range(request, storage.size(name))
+    size = file.storage.size(file.name)
+    byte_range = _requested_range(request, size)
     if byte_range is None:
         response = FileResponse(
-            handle, content_type=content_type, as_attachment=attachment, filename=filename
+            handle,
+            content_type=file.content_type,
+            as_attachment=attachment,
+            filename=file.filename,
         )
     else:
-        response = _partial_response(handle, byte_range, storage.size(name), content_type)
-        response["Content-Disposition"] = content_disposition_header(attachment, filename)
+        response = _partial_response(handle, byte_range, size, file.content_type)
+        response["Content-Disposition"] = disposition
     response["Accept-Ranges"] = "bytes"
     response["Cache-Control"] = FILE_CACHE_CONTROL
     return response

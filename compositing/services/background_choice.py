@@ -17,7 +17,6 @@ library), ``mode="color"`` with ``color`` (``"#RRGGBB"``), ``"blur"`` or ``"tran
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import IO, Any
@@ -71,14 +70,13 @@ def background_choice_check(
     background_id: uuid.UUID | str | None,
     background_file: IO[bytes] | None,
     color: str | None,
-    modes: Iterable[str] = Composite.Mode.values,
 ) -> BackgroundChoice:
-    """Check that ``mode`` is one of ``modes`` and exactly the inputs it needs were given.
+    """Check that ``mode`` is known and exactly the inputs it needs were given.
 
     Raises InvalidOption / InvalidColor with a message the person can act on, NotFound for
     a malformed background id.
     """
-    modes = tuple(modes)
+    modes = Composite.Mode.values
     if mode not in modes:
         raise InvalidOption(f"Unknown background mode {mode!r}; use one of {', '.join(modes)}.")
     has_id = background_id not in (None, "")

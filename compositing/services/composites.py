@@ -6,18 +6,17 @@ Another person's composite (or a malformed id) is ``NotFound``, never "forbidden
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import IO, Any, Literal
+from typing import Any, Literal
 
 from django.core.exceptions import ValidationError
-from django.core.files.storage import Storage
 from django.db.models.fields.files import FieldFile
 from django.utils.text import slugify
 
 from compositing.models import Composite
 from compositing.services.stored_files import file_suffix
 from vbgsite.errors import NotFound
+from vbgsite.stored_file import StoredFile
 
 FileKind = Literal["source", "mask", "result", "thumbnail", "background"]
 FILE_KINDS: tuple[str, ...] = ("source", "mask", "result", "thumbnail", "background")
@@ -49,19 +48,6 @@ def composite_delete(*, user: Any, composite_id: uuid.UUID | str) -> None:
     for name in composite.file_names():
         storage.delete(name)
     composite.delete()
-
-
-@dataclass(frozen=True)
-class StoredFile:
-    """One file a composite shows: where it is and how to hand it to a browser."""
-
-    storage: Storage
-    name: str  # storage name (random, never shown as a download name)
-    content_type: str
-    filename: str  # a friendly download name, e.g. "portrait-composite.jpg"
-
-    def open(self) -> IO[bytes]:
-        return self.storage.open(self.name, "rb")
 
 
 def composite_file(*, user: Any, composite_id: uuid.UUID | str, which: str) -> StoredFile:

@@ -33,7 +33,6 @@ from compositing.services.video_recovery import composites_recover_stale, heartb
 from compositing.video import VideoInfo, output_size, probe_video
 from vbgsite.errors import FileTooLarge, InvalidOption, InvalidVideo, VideoTooLong
 
-VIDEO_MODES: tuple[str, ...] = ("image", "color", "blur")
 VIDEO_FORMATS: tuple[str, ...] = ("mp4",)
 # Container name (from the probe) -> the extension the stored source gets.
 _SOURCE_EXTENSIONS = {"MP4/MOV": "mp4", "WebM/MKV": "mkv"}
@@ -139,7 +138,6 @@ def _check_video_options(
         background_id=background_id,
         background_file=background_file,
         color=color,
-        modes=VIDEO_MODES,
     )
 
 

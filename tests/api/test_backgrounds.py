@@ -241,14 +241,15 @@ def test_rename_needs_a_sensible_name(api, user, payload):
     assert response.json()["code"] in {"invalid", "invalid_option"}
 
 
-def test_builtins_are_read_only(api):
+def test_builtins_are_read_only_a_404_as_on_the_website(api):
     builtin = make_background(None, name="Built in", width=64, height=48)
 
     renamed = api.patch(detail(builtin), {"name": "Mine now"}, format="json")
+    unnamed = api.patch(detail(builtin), {}, format="json")
     deleted = api.delete(detail(builtin))
 
-    assert renamed.status_code == deleted.status_code == 403
-    assert renamed.json()["code"] == "permission_denied"
+    assert renamed.status_code == unnamed.status_code == deleted.status_code == 404
+    assert renamed.json()["code"] == deleted.json()["code"] == "not_found"
     assert Background.objects.filter(pk=builtin.pk, name="Built in").exists()
 
 
