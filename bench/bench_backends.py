@@ -93,17 +93,24 @@ def main() -> None:
     parser.add_argument("--model-dir", default=str(BASE_DIR / "models"))
     parser.add_argument("--backends", default="selfie," + ",".join(ARCHS))
     args = parser.parse_args()
+    names = args.backends.split(",")
+    labels, times, load_mb = measure(names, Path(args.model_dir), args.threads, args.rounds)
+    report(names, labels, times, load_mb, threads=args.threads, rounds=args.rounds)
 
+
+def measure(
+    names: list[str], model_dir: Path, threads: int, rounds: int
+) -> tuple[dict[str, str], dict[str, list[float]], dict[str, float]]:
+    """(weights labels, per-call ms per backend, RSS growth on load in MB)."""
     import torch
 
     from compositing.segmentation import configure, get_segmenter
 
-    names = args.backends.split(",")
     photo = photo_1080p()
     with tempfile.TemporaryDirectory() as tmp:
-        labels = prepare_model_dir(Path(args.model_dir), Path(tmp))
-        configure(model_dir=tmp, threads=args.threads)
-        torch.set_num_threads(args.threads)
+        labels = prepare_model_dir(model_dir, Path(tmp))
+        configure(model_dir=tmp, threads=threads)
+        torch.set_num_threads(threads)
         segmenters, load_mb = {}, {}
         for name in names:
             before = rss_mb()
@@ -114,16 +121,28 @@ def main() -> None:
             load_mb[name] = rss_mb() - before
             segmenters[name] = segmenter
         times: dict[str, list[float]] = {name: [] for name in names}
-        for _ in range(args.rounds):
+        for _ in range(rounds):
             for name in names:
                 start = time.perf_counter()
                 segmenters[name].segment(photo)
                 times[name].append((time.perf_counter() - start) * 1000.0)
+    return labels, times, load_mb
 
+
+def report(
+    names: list[str],
+    labels: dict[str, str],
+    times: dict[str, list[float]],
+    load_mb: dict[str, float],
+    *,
+    threads: int,
+    rounds: int,
+) -> None:
+    """The table, then one JSON line."""
     base = statistics.median(times[names[0]])
     print(
-        f"segment() of a 1920x1080 photo, torch threads {args.threads}, "
-        f"{args.rounds} interleaved rounds, median ms (ratio to {names[0]})"
+        f"segment() of a 1920x1080 photo, torch threads {threads}, "
+        f"{rounds} interleaved rounds, median ms (ratio to {names[0]})"
     )
     print(f"{'backend':28} {'weights':46} {'ms':>9} {'ratio':>8} {'+RSS MB':>8}")
     rows = []
@@ -147,8 +166,8 @@ def main() -> None:
     print(
         json.dumps(
             {
-                "threads": args.threads,
-                "rounds": args.rounds,
+                "threads": threads,
+                "rounds": rounds,
                 "peak_rss_mb": round(peak),
                 "backends": rows,
             }
