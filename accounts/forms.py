@@ -24,11 +24,10 @@ class SignUpForm(UserCreationForm):
         model = get_user_model()
         fields = ("username", "email")
 
+    # No "this email is taken" error: it would tell anyone whether an address has an
+    # account here. Email is not a sign-in name, so two accounts may share one.
     def clean_email(self) -> str:
-        email = self.cleaned_data["email"].strip()
-        if get_user_model().objects.filter(email__iexact=email).exists():
-            raise forms.ValidationError("An account with this email address already exists.")
-        return email
+        return self.cleaned_data["email"].strip()
 
 
 class DeleteAccountForm(forms.Form):
