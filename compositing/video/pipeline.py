@@ -26,10 +26,10 @@ from vbgsite.errors import InvalidVideo
 
 from .encode import Encoder, encode_loop
 from .frames import colour_matrix, decode_loop
+from .masks import FrameMasker
 from .pipes import END, Decoded, Failure, Packet, Pipe, batches
 from .planes import BackgroundPlan, compose_planes, make_background
 from .probe import VideoInfo, open_input, output_size, probe_video, video_stream
-from .refine import GUIDE_EPS, refine_mask
 from .temporal import TemporalSmoother
 
 # Pillow's cache of freed image blocks (see _keep_image_blocks).
@@ -169,43 +169,40 @@ def composite_video(
     )
 
 
-@dataclass
 class _FrameSteps:
-    """The main thread's work on one frame, after the network: smooth, refine, compose.
+    """The main thread's work on frames: the mask path (:class:`.masks.FrameMasker`: network,
+    temporal step, refinement), then the blend.
 
     ``timings`` accumulates wall seconds per stage ("segment", "refine", "compose", "wait").
     """
 
-    segmenter: FrameSegmenter
-    rotation: int
-    smoother: TemporalSmoother | None
-    on_alpha: Callable[[np.ndarray], None] | None
-    timings: dict[str, float] = field(
-        default_factory=lambda: {"segment": 0.0, "refine": 0.0, "compose": 0.0, "wait": 0.0}
-    )
+    def __init__(
+        self,
+        *,
+        segmenter: FrameSegmenter,
+        rotation: int,
+        smoother: TemporalSmoother | None,
+        on_alpha: Callable[[np.ndarray], None] | None,
+    ) -> None:
+        self.timings = {"segment": 0.0, "refine": 0.0, "compose": 0.0, "wait": 0.0}
+        self.masker = FrameMasker(
+            segmenter=segmenter,
+            rotation=rotation,
+            smoother=smoother,
+            on_alpha=on_alpha,
+            timings=self.timings,
+        )
 
     def probabilities(self, frames: list[Decoded]) -> np.ndarray:
         """float32 Nxhxw person probabilities of the frames' small upright copies."""
-        t0 = time.perf_counter()
-        probabilities = self.segmenter(np.stack([f.small for f in frames]))
-        self.timings["segment"] += time.perf_counter() - t0
-        return probabilities
+        return self.masker.probabilities(frames)
 
     def composite(self, frame: Decoded, probability: np.ndarray, plan: BackgroundPlan) -> Planes:
         """The composited Y, Cb, Cr planes of ``frame`` (stored orientation, output size)."""
+        result = self.masker.mask(frame, probability)
         t0 = time.perf_counter()
-        if self.smoother is not None:
-            probability = self.smoother(probability)
-        if self.on_alpha is not None:
-            self.on_alpha(probability)
-        rotation = self.rotation
-        stored = np.rot90(probability, k=-(rotation // 90)) if rotation else probability
-        luma = Image.fromarray(frame.planes[0], "L")
-        mask = refine_mask(luma, stored, GUIDE_EPS)
-        t1 = time.perf_counter()
-        self.timings["refine"] += t1 - t0
-        planes = compose_planes(frame.planes, mask, stored, plan)
-        self.timings["compose"] += time.perf_counter() - t1
+        planes = compose_planes(frame.planes, result.mask, result.probability, plan)
+        self.timings["compose"] += time.perf_counter() - t0
         return planes
 
 
