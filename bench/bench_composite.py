@@ -89,59 +89,70 @@ def timed(fn: Callable[[], object], runs: int) -> float:
     return median_ms(samples)
 
 
-def main() -> None:
+LIMITS = {"max_pixels": 50_000_000, "min_side": 32}
+PARTS = ("decode", "segment", "compose", "encode", "total")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line (see the module docstring)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
     parser.add_argument("--photo")
     parser.add_argument("--model")
     parser.add_argument("--precomputed-alpha", action="store_true")
-    args = parser.parse_args()
+    return parser.parse_args(argv)
 
-    os.environ["VBG_TORCH_THREADS"] = str(args.threads)
+
+def set_up_django(threads: int) -> None:
+    os.environ["VBG_TORCH_THREADS"] = str(threads)
     import django
 
     django.setup()
-    from compositing import imaging
-    from compositing.compose import compose_image, cover_image
 
-    photo_image, photo_name = source_photo(args.photo)
-    photo_jpeg = jpeg(photo_image)
-    background = cover_image(source_background(), WIDTH, HEIGHT)
-    limits = {"max_pixels": 50_000_000, "min_side": 32}
 
+def segmentation(args: argparse.Namespace) -> tuple[str, Callable[[Image.Image], np.ndarray]]:
+    """The model's name and its ``segment`` function (a fixed alpha with --precomputed-alpha)."""
     if args.precomputed_alpha:
-        model_name = "none (precomputed alpha)"
         fixed = _fixed_alpha()
 
         def segment(_image: Image.Image) -> np.ndarray:
             return fixed
-    else:
-        from django.conf import settings
 
-        from compositing.segmentation import configure, get_segmenter
+        return "none (precomputed alpha)", segment
+    from django.conf import settings
 
-        configure(model_dir=settings.VBG_MODEL_DIR, threads=args.threads)
-        segmenter = get_segmenter(args.model or settings.VBG_SEGMENTER)
-        model_name = segmenter.name
-        segment = segmenter.segment
+    from compositing.segmentation import configure, get_segmenter
 
-    print(f"photo: {photo_name}, {WIDTH}x{HEIGHT}, JPEG q90 {len(photo_jpeg) / 1024:.0f} KB")
-    print(f"model: {model_name}; torch threads {args.threads}; runs {args.runs}")
+    configure(model_dir=settings.VBG_MODEL_DIR, threads=args.threads)
+    segmenter = get_segmenter(args.model or settings.VBG_SEGMENTER)
+    return segmenter.name, segmenter.segment
 
-    # Warm up (model load, allocator, caches).
+
+def warm_up(photo_jpeg: bytes, segment: Callable, background: Image.Image) -> None:
+    """Model load, allocator, caches."""
+    from compositing import imaging
+    from compositing.compose import compose_image
+
     for _ in range(3):
-        image = imaging.load_image(photo_jpeg, **limits)
+        image = imaging.load_image(photo_jpeg, **LIMITS)
         alpha = segment(image)
         imaging.encode_image(
             compose_image(image, alpha, mode="image", background=background), "jpg"
         )
 
-    parts: dict[str, list[float]] = {
-        k: [] for k in ("decode", "segment", "compose", "encode", "total", "reference", "plain")
-    }
+
+def measure_pipeline(
+    photo_jpeg: bytes, segment: Callable, background: Image.Image, runs: int
+) -> tuple[dict[str, list[float]], float]:
+    """Per-run times (s) of each step, the total, the reference and the plain composite,
+    and the person's share of the frame."""
+    from compositing import imaging
+    from compositing.compose import compose_image
+
+    parts: dict[str, list[float]] = {k: [] for k in (*PARTS, "reference", "plain")}
     person_share = 0.0
-    for _ in range(args.runs):
+    for _ in range(runs):
         start = time.perf_counter()
         reference = Image.open(io.BytesIO(photo_jpeg))
         reference.load()
@@ -149,7 +160,7 @@ def main() -> None:
         parts["reference"].append(time.perf_counter() - start)
 
         start = time.perf_counter()
-        image = imaging.load_image(photo_jpeg, **limits)
+        image = imaging.load_image(photo_jpeg, **LIMITS)
         t1 = time.perf_counter()
         alpha = segment(image)
         t2 = time.perf_counter()
@@ -171,7 +182,10 @@ def main() -> None:
         compose_image(image, alpha, mode="image", background=background, decontaminate=False)
         parts["plain"].append(time.perf_counter() - start)
     assert out[:2] == b"\xff\xd8"
+    return parts, person_share
 
+
+def report_pipeline(parts: dict[str, list[float]], person_share: float) -> None:
     medians = {key: median_ms(values) for key, values in parts.items()}
     minimums = {key: min(values) * 1000.0 for key, values in parts.items()}
     print(
@@ -180,7 +194,7 @@ def main() -> None:
     )
     print(f"  {'':9s} {'median':>7s}    {'min':>7s}   (the minimum shows the cost without")
     print(f"  {'':9s} {'':>7s}    {'':>7s}    other processes competing for the cores)")
-    for key in ("decode", "segment", "compose", "encode", "total"):
+    for key in PARTS:
         print(f"  {key:9s} {medians[key]:7.1f} ms {minimums[key]:7.1f} ms")
     print("  (total: median of the per-run totals; target <= 80 ms)")
     print(
@@ -198,10 +212,15 @@ def main() -> None:
         f"{medians['total'] - medians['compose'] + medians['plain']:.1f} ms"
     )
 
-    image = imaging.load_image(photo_jpeg, **limits)
-    alpha = segment(image)
+
+def report_compose_only(
+    image: Image.Image, alpha: np.ndarray, background: Image.Image, runs: int
+) -> None:
+    """Compose alone, per mode, with and without decontamination."""
+    from compositing.compose import compose_image
+
     band = float(np.mean((alpha > 3 / 255) & (alpha < 252 / 255)))
-    print(f"\ncompose only (median of {args.runs}), soft band {band:.1%} of the pixels:")
+    print(f"\ncompose only (median of {runs}), soft band {band:.1%} of the pixels:")
     for mode in ("image", "color", "blur", "transparent"):
         row = []
         for decontaminate in (False, True):
@@ -215,10 +234,18 @@ def main() -> None:
                         color=(30, 144, 255),
                         decontaminate=d,
                     ),
-                    args.runs,
+                    runs,
                 )
             )
         print(f"  {mode:12s} {row[0]:6.1f} ms plain   {row[1]:6.1f} ms decontaminated")
+
+
+def report_encode(
+    image: Image.Image, alpha: np.ndarray, background: Image.Image, runs: int
+) -> None:
+    """Encoding the composite in each output format, and the mask."""
+    from compositing import imaging
+    from compositing.compose import compose_image
 
     result = compose_image(image, alpha, mode="image", background=background)
     transparent = compose_image(image, alpha, mode="transparent")
@@ -229,17 +256,48 @@ def main() -> None:
         ("webp RGBA", transparent, "webp"),
     ):
         size = len(imaging.encode_image(picture, fmt))
-        ms = timed(lambda p=picture, f=fmt: imaging.encode_image(p, f), max(5, args.runs // 3))
+        ms = timed(lambda p=picture, f=fmt: imaging.encode_image(p, f), max(5, runs // 3))
         print(f"  {label} {ms:6.1f} ms  {size / 1024:7.0f} KB")
-    ms = timed(lambda: imaging.alpha_to_png(alpha), args.runs)
+    ms = timed(lambda: imaging.alpha_to_png(alpha), runs)
     print(f"  mask png  {ms:6.1f} ms  {len(imaging.alpha_to_png(alpha)) / 1024:7.0f} KB")
+
+
+def report_background_cover(runs: int) -> None:
+    """Decoding and covering a background not yet at the photo's size."""
+    from compositing import imaging
+    from compositing.compose import cover_image
 
     big_background = jpeg(source_background().resize((3000, 2000), Image.Resampling.BICUBIC))
     ms = timed(
-        lambda: cover_image(imaging.load_image(big_background, **limits), WIDTH, HEIGHT),
-        max(5, args.runs // 3),
+        lambda: cover_image(imaging.load_image(big_background, **LIMITS), WIDTH, HEIGHT),
+        max(5, runs // 3),
     )
     print(f"\nbackground 3000x2000 JPEG -> decode + cover to {WIDTH}x{HEIGHT}: {ms:.1f} ms")
+
+
+def main() -> None:
+    args = parse_args()
+    set_up_django(args.threads)
+    from compositing import imaging
+    from compositing.compose import cover_image
+
+    photo_image, photo_name = source_photo(args.photo)
+    photo_jpeg = jpeg(photo_image)
+    background = cover_image(source_background(), WIDTH, HEIGHT)
+    model_name, segment = segmentation(args)
+
+    print(f"photo: {photo_name}, {WIDTH}x{HEIGHT}, JPEG q90 {len(photo_jpeg) / 1024:.0f} KB")
+    print(f"model: {model_name}; torch threads {args.threads}; runs {args.runs}")
+
+    warm_up(photo_jpeg, segment, background)
+    parts, person_share = measure_pipeline(photo_jpeg, segment, background, args.runs)
+    report_pipeline(parts, person_share)
+
+    image = imaging.load_image(photo_jpeg, **LIMITS)
+    alpha = segment(image)
+    report_compose_only(image, alpha, background, args.runs)
+    report_encode(image, alpha, background, args.runs)
+    report_background_cover(args.runs)
     decontamination_error()
 
 

@@ -200,7 +200,8 @@ def bench_quality(data: Path) -> dict:
     }
 
 
-def main() -> None:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line (see the module docstring)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=200, help="network rounds")
     parser.add_argument("--segment-rounds", type=int, default=30)
@@ -215,28 +216,102 @@ def main() -> None:
         help="OpenMP wait policy for torch: the engine's default (set when the package is "
         "imported before torch), or an explicit one",
     )
-    args = parser.parse_args()
-    model_dir = (BASE_DIR / args.model_dir).resolve()
+    return parser.parse_args(argv)
 
-    if args.omp_wait_policy in ("PASSIVE", "ACTIVE"):
-        os.environ["OMP_WAIT_POLICY"] = args.omp_wait_policy
-    elif args.omp_wait_policy == "unset":
+
+def set_up_runtime(omp_wait_policy: str, model_dir: Path, threads: int):
+    """Apply the OpenMP wait policy, import torch and configure the engine; return torch.
+
+    The order matters: OpenMP reads its settings when torch loads, and the segmentation
+    package sets its default policy on import, so it must be imported before torch.
+    """
+    if omp_wait_policy in ("PASSIVE", "ACTIVE"):
+        os.environ["OMP_WAIT_POLICY"] = omp_wait_policy
+    elif omp_wait_policy == "unset":
         os.environ.pop("OMP_WAIT_POLICY", None)
         import torch  # OpenMP reads its settings now, before the package sets a default
     # The package sets its OpenMP default on import; it must come before torch loads.
     importlib.import_module("compositing.segmentation")
     import torch
 
-    if args.omp_wait_policy == "unset":
+    if omp_wait_policy == "unset":
         os.environ.pop("OMP_WAIT_POLICY", None)  # report what torch's runtime actually read
 
     from compositing.segmentation import configure
 
-    torch.set_num_threads(args.threads)
-    configure(model_dir=model_dir, threads=args.threads)
+    torch.set_num_threads(threads)
+    configure(model_dir=model_dir, threads=threads)
     from compositing.segmentation import get_segmenter
 
     get_segmenter("selfie")  # apply the runtime set-up (threads, malloc) before timing
+    return torch
+
+
+def measure_networks(report: dict, torch, model_dir: Path, threads: int, rounds: int) -> None:
+    """Section 1: the raw network at the configured thread count, then at one thread."""
+    report["network"] = bench_network(model_dir, threads, rounds)
+    # Also one thread each: robust to other processes on the cores (torch's OpenMP barriers
+    # stall when a worker thread is descheduled; XNNPACK's work-stealing pool does not).
+    torch.set_num_threads(1)
+    report["network_1_thread"] = bench_network(model_dir, 1, rounds)
+    torch.set_num_threads(threads)
+
+
+def print_networks(report: dict, threads: int, rounds: int) -> None:
+    print(f"\n1. raw network, {rounds} interleaved rounds, median ms (target ratio <= 2)")
+    for key, key_threads in (("network", threads), ("network_1_thread", 1)):
+        for row in report[key]:
+            print(
+                f"  {row['model']:30} {row['input']:7} threads {key_threads}  "
+                f"tflite {row['tflite_ms']:6.3f}  torch eager module {row['torch_module_ms']:6.3f} "
+                f"(ratio {row['ratio_module']:.2f})  engine (frozen) {row['torch_engine_ms']:6.3f} "
+                f"(ratio {row['ratio_engine']:.2f})"
+            )
+
+
+def print_segment(report: dict, rounds: int) -> None:
+    print(f"\n2. segment() of 1920x1080, {rounds} rounds, median ms (target <= 40)")
+    for name, value in report["segment_1080p_ms"].items():
+        print(f"  {name:30} {value:8.1f}")
+
+
+def measure_memory(report: dict, model_dir: Path, threads: int) -> None:
+    """Section 3: memory in a fresh process, with and without the malloc tuning."""
+    report["memory"] = bench_memory(model_dir, threads, tune_malloc=True)
+    report["memory_without_malloc_tuning"] = bench_memory(model_dir, threads, tune_malloc=False)
+
+
+def print_memory(report: dict) -> None:
+    print("\n3. memory (fresh process, RSS MB; target: model + serving 1080p <= 100 MB)")
+    for label in ("memory", "memory_without_malloc_tuning"):
+        print(f"  {label:30} {report[label]}")
+
+
+def print_quality(quality: dict, data: Path) -> None:
+    print(f"\n4. quality on {data} (threshold 0.5)")
+    groups = sorted(next(iter(quality.values()))["groups"])
+    print(f"  {'pipeline':26} {'group':8} {'n':>3} {'mIoU':>7} {'pooled':>7} {'acc':>7} {'MAD':>8}")
+    for label, result in quality.items():
+        for group in ["all", *groups]:
+            metrics = result if group == "all" else result["groups"][group]
+            print(
+                f"  {label:26} {group:8} {metrics['images']:3d} "
+                f"{metrics['miou_per_image']:7.4f} {metrics['iou_pooled']:7.4f} "
+                f"{metrics['pixel_accuracy']:7.4f} {metrics['mad']:8.5f}"
+            )
+
+
+def print_load_average(report: dict) -> None:
+    print(
+        f"\nload average (1 min) at start {report['load_average_at_start']:.2f}, end "
+        f"{report['load_average_at_end']:.2f} on {os.cpu_count()} cores"
+    )
+
+
+def main() -> None:
+    args = parse_args()
+    model_dir = (BASE_DIR / args.model_dir).resolve()
+    torch = set_up_runtime(args.omp_wait_policy, model_dir, args.threads)
 
     report: dict = {
         "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "unset (libgomp default)"),
@@ -249,58 +324,22 @@ def main() -> None:
         f"OMP_WAIT_POLICY = {report['omp_wait_policy']}"
     )
 
-    report["network"] = bench_network(model_dir, args.threads, args.rounds)
-    # Also one thread each: robust to other processes on the cores (torch's OpenMP barriers
-    # stall when a worker thread is descheduled; XNNPACK's work-stealing pool does not).
-    torch.set_num_threads(1)
-    report["network_1_thread"] = bench_network(model_dir, 1, args.rounds)
-    torch.set_num_threads(args.threads)
-    print(f"\n1. raw network, {args.rounds} interleaved rounds, median ms (target ratio <= 2)")
-    for key, threads in (("network", args.threads), ("network_1_thread", 1)):
-        for row in report[key]:
-            print(
-                f"  {row['model']:30} {row['input']:7} threads {threads}  "
-                f"tflite {row['tflite_ms']:6.3f}  torch eager module {row['torch_module_ms']:6.3f} "
-                f"(ratio {row['ratio_module']:.2f})  engine (frozen) {row['torch_engine_ms']:6.3f} "
-                f"(ratio {row['ratio_engine']:.2f})"
-            )
+    measure_networks(report, torch, model_dir, args.threads, args.rounds)
+    print_networks(report, args.threads, args.rounds)
 
     report["segment_1080p_ms"] = bench_segment(args.segment_rounds)
-    print(f"\n2. segment() of 1920x1080, {args.segment_rounds} rounds, median ms (target <= 40)")
-    for name, value in report["segment_1080p_ms"].items():
-        print(f"  {name:30} {value:8.1f}")
+    print_segment(report, args.segment_rounds)
 
-    report["memory"] = bench_memory(model_dir, args.threads, tune_malloc=True)
-    report["memory_without_malloc_tuning"] = bench_memory(
-        model_dir, args.threads, tune_malloc=False
-    )
-    print("\n3. memory (fresh process, RSS MB; target: model + serving 1080p <= 100 MB)")
-    for label in ("memory", "memory_without_malloc_tuning"):
-        print(f"  {label:30} {report[label]}")
+    measure_memory(report, model_dir, args.threads)
+    print_memory(report)
 
     data = Path(args.data)
     if not args.skip_quality and data.is_dir():
-        quality = bench_quality(data)
-        report["quality"] = quality
-        print(f"\n4. quality on {data} (threshold 0.5)")
-        groups = sorted(next(iter(quality.values()))["groups"])
-        print(
-            f"  {'pipeline':26} {'group':8} {'n':>3} {'mIoU':>7} {'pooled':>7} "
-            f"{'acc':>7} {'MAD':>8}"
-        )
-        for label, result in quality.items():
-            for group in ["all", *groups]:
-                metrics = result if group == "all" else result["groups"][group]
-                print(
-                    f"  {label:26} {group:8} {metrics['images']:3d} "
-                    f"{metrics['miou_per_image']:7.4f} {metrics['iou_pooled']:7.4f} "
-                    f"{metrics['pixel_accuracy']:7.4f} {metrics['mad']:8.5f}"
-                )
+        report["quality"] = bench_quality(data)
+        print_quality(report["quality"], data)
+
     report["load_average_at_end"] = os.getloadavg()[0]
-    print(
-        f"\nload average (1 min) at start {report['load_average_at_start']:.2f}, end "
-        f"{report['load_average_at_end']:.2f} on {os.cpu_count()} cores"
-    )
+    print_load_average(report)
     print(json.dumps(report))
 
 
