@@ -114,9 +114,8 @@
   function compareMarkup(data) {
     var transparent = data.mode === "transparent" ? " is-transparent" : "";
     return (
-      '<div class="compare' + transparent + '" data-compare style="--pos: 50%; aspect-ratio: ' +
-      data.width + " / " + data.height + "; max-width: calc(72vh * " + data.width + " / " +
-      data.height + ')">' +
+      '<div class="compare' + transparent + '" data-compare data-compare-width="' +
+      Number(data.width) + '" data-compare-height="' + Number(data.height) + '">' +
       '<img class="compare-after" alt="Result: the person on the new background" data-compare-after>' +
       '<img class="compare-before" alt="Original photo" data-compare-before>' +
       '<span class="compare-label compare-label-before" aria-hidden="true">Before</span>' +
@@ -130,6 +129,7 @@
 
   function showResult(data) {
     resultBox.innerHTML = compareMarkup(data);
+    if (window.vbgApplyDataStyles) window.vbgApplyDataStyles(resultBox);
     var compare = resultBox.querySelector("[data-compare]");
     var after = compare.querySelector("[data-compare-after]");
     var before = compare.querySelector("[data-compare-before]");

@@ -2,6 +2,25 @@
 (function () {
   "use strict";
 
+  // Sizes and colours that come from data, set through the CSSOM: the Content-Security-
+  // Policy refuses style="" attributes in markup. Exposed for markup added later (studio).
+  function applyDataStyles(root) {
+    root.querySelectorAll("[data-compare-width]").forEach(function (el) {
+      var w = Number(el.dataset.compareWidth), h = Number(el.dataset.compareHeight);
+      if (!el.style.getPropertyValue("--pos")) el.style.setProperty("--pos", "50%");
+      el.style.aspectRatio = w + " / " + h;
+      el.style.maxWidth = "calc(72vh * " + w + " / " + h + ")";
+    });
+    root.querySelectorAll("[data-swatch-color]").forEach(function (el) {
+      el.style.setProperty("--swatch", el.dataset.swatchColor);
+    });
+    root.querySelectorAll("[data-background-color]").forEach(function (el) {
+      el.style.background = el.dataset.backgroundColor;
+    });
+  }
+  window.vbgApplyDataStyles = applyDataStyles;
+  applyDataStyles(document);
+
   // Dismiss flash messages.
   document.addEventListener("click", function (event) {
     var button = event.target.closest("[data-dismiss]");
