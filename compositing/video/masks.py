@@ -19,7 +19,9 @@ from PIL import Image
 
 from compositing.segmentation.frames import FrameSegmenter
 
+from .crop import Box, BoxTracker, CropOptions, crop_rgb, person_box
 from .frames import colour_matrix, decode_loop
+from .motion import MotionSmoother
 from .pipes import Decoded, Failure, Packet, Pipe, batches
 from .probe import open_input, output_size, probe_video, video_stream
 from .refine import GUIDE_EPS, refine_mask
@@ -35,19 +37,48 @@ class FrameMask:
     probability: np.ndarray
 
 
-@dataclass
+@dataclass(frozen=True)
+class MaskOptions:
+    """How the mask path works. ``second_pass``: run the network again on a tracked crop
+    around a small person (:mod:`.crop`); ``crop``: its settings; ``flow``: follow the
+    picture's motion when smoothing the crop's probability over time (:mod:`.motion`)."""
+
+    second_pass: bool = True
+    crop: CropOptions = field(default_factory=CropOptions)
+    flow: bool = False
+
+
 class FrameMasker:
     """The per-frame mask path: the network on batches of small frames, then per frame the
-    temporal step and the refinement on the frame's luma plane.
+    temporal step, the second pass on a tracked crop around a small person, and the
+    refinement on the frame's luma plane.
 
-    ``timings`` accumulates wall seconds per stage ("segment", "refine").
+    matrix: the decoded planes' colour matrix ("bt709"/"bt601"). smoother: temporal
+    smoothing (None: off) of the whole frame's probability; the crop's own probability is
+    smoothed along the optical flow when a smoother is given. ``timings`` accumulates wall
+    seconds per stage ("segment", "refine").
     """
 
-    segmenter: FrameSegmenter
-    rotation: int
-    smoother: TemporalSmoother | None
-    on_alpha: Callable[[np.ndarray], None] | None = None
-    timings: dict[str, float] = field(default_factory=lambda: {"segment": 0.0, "refine": 0.0})
+    def __init__(
+        self,
+        *,
+        segmenter: FrameSegmenter,
+        rotation: int,
+        matrix: str,
+        smoother: TemporalSmoother | None,
+        on_alpha: Callable[[np.ndarray], None] | None = None,
+        options: MaskOptions | None = None,
+        timings: dict[str, float] | None = None,
+    ) -> None:
+        self.segmenter = segmenter
+        self.rotation = rotation
+        self.matrix = matrix
+        self.smoother = smoother
+        self.on_alpha = on_alpha
+        self.options = options or MaskOptions()
+        self.timings = timings if timings is not None else {"segment": 0.0, "refine": 0.0}
+        self._tracker: BoxTracker | None = None
+        self._motion = MotionSmoother(flow=self.options.flow) if smoother is not None else None
 
     def probabilities(self, frames: list[Decoded]) -> np.ndarray:
         """float32 Nxhxw person probabilities of the frames' small upright copies."""
@@ -66,9 +97,43 @@ class FrameMasker:
         rotation = self.rotation
         stored = np.rot90(probability, k=-(rotation // 90)) if rotation else probability
         luma = Image.fromarray(frame.planes[0], "L")
-        mask = refine_mask(luma, stored, GUIDE_EPS)
+        box = self._crop_box(stored, luma.size) if self.options.second_pass else None
+        if box is None:
+            if self._motion is not None:
+                self._motion.reset()
+            mask = refine_mask(luma, stored, GUIDE_EPS)
+        else:
+            mask = self._second_pass(frame, luma, box)
         self.timings["refine"] += time.perf_counter() - t0
         return FrameMask(mask, stored)
+
+    def _crop_box(self, stored: np.ndarray, size: tuple[int, int]) -> Box | None:
+        if self._tracker is None:
+            self._tracker = BoxTracker(*size, self.options.crop)
+        return self._tracker.update(person_box(stored, *size, self.options.crop))
+
+    def _second_pass(self, frame: Decoded, luma: Image.Image, box: Box) -> Image.Image:
+        """The mask of ``frame``: the network on the crop ``box``, smoothed along the
+        motion, refined on the crop's luma; background outside the box."""
+        t0 = time.perf_counter()
+        turns = self.rotation // 90
+        crop_w, crop_h = box[2] - box[0], box[3] - box[1]
+        upright = (crop_h, crop_w) if turns % 2 else (crop_w, crop_h)
+        net_h, net_w = self.segmenter.network_size(*upright)
+        stored_size = (net_w, net_h) if turns % 2 else (net_h, net_w)
+        rgb = crop_rgb(frame.planes, box, stored_size, self.matrix)
+        network_rgb = np.ascontiguousarray(np.rot90(rgb, k=turns)) if turns else rgb
+        probability = self.segmenter(network_rgb[None])[0]
+        if turns:
+            probability = np.ascontiguousarray(np.rot90(probability, k=-turns))
+        self.timings["segment"] += time.perf_counter() - t0
+        if self._motion is not None:
+            grey = np.asarray(Image.fromarray(rgb).convert("L"))
+            probability = self._motion(probability, grey, box)
+        crop_mask = refine_mask(luma.crop(box), probability, GUIDE_EPS)
+        mask = Image.new("L", luma.size, 0)
+        mask.paste(crop_mask, box[:2])
+        return mask
 
 
 def video_masks(
@@ -76,6 +141,7 @@ def video_masks(
     *,
     segmenter: FrameSegmenter,
     smoothing: bool = True,
+    options: MaskOptions | None = None,
     max_side: int = 1920,
     batch: int = 2,
 ) -> Iterator[np.ndarray]:
@@ -87,17 +153,20 @@ def video_masks(
     info = probe_video(source)
     size = output_size(info.width, info.height, max_side)
     shown_w, shown_h = (size[1], size[0]) if info.rotation % 180 else size
-    masker = FrameMasker(
-        segmenter=segmenter,
-        rotation=info.rotation,
-        smoother=TemporalSmoother() if smoothing else None,
-    )
     container = open_input(source)
     stop = threading.Event()
     thread: threading.Thread | None = None
     try:
         video = video_stream(container)
         video.thread_type = "AUTO"
+        matrix = colour_matrix(video, size[1])
+        masker = FrameMasker(
+            segmenter=segmenter,
+            rotation=info.rotation,
+            matrix=matrix,
+            smoother=TemporalSmoother() if smoothing else None,
+            options=options,
+        )
         decoded = Pipe(max(4, 2 * batch), stop)
         thread = threading.Thread(
             target=decode_loop,
@@ -106,7 +175,7 @@ def video_masks(
                 "size": size,
                 "rotation": info.rotation,
                 "net_size": segmenter.network_size(shown_w, shown_h),
-                "matrix": colour_matrix(video, size[1]),
+                "matrix": matrix,
             },
             name="video-masks-decode",
             daemon=True,

@@ -127,14 +127,15 @@ def composite_video(
     info = probe_video(source)
     size = output_size(info.width, info.height, max_side)
     shown_w, shown_h = (size[1], size[0]) if info.rotation % 180 else size
+    net_size = segmenter.network_size(shown_w, shown_h)
+    run = _Run.open(source, info=info, size=size, batch=batch)
     steps = _FrameSteps(
         segmenter=segmenter,
         rotation=info.rotation,
+        matrix=run.matrix,
         smoother=(smoother or TemporalSmoother()) if smoothing else None,
         on_alpha=on_alpha,
     )
-    net_size = segmenter.network_size(shown_w, shown_h)
-    run = _Run.open(source, info=info, size=size, batch=batch)
     try:
         plan = make_background(
             mode=mode,
@@ -181,6 +182,7 @@ class _FrameSteps:
         *,
         segmenter: FrameSegmenter,
         rotation: int,
+        matrix: str,
         smoother: TemporalSmoother | None,
         on_alpha: Callable[[np.ndarray], None] | None,
     ) -> None:
@@ -188,6 +190,7 @@ class _FrameSteps:
         self.masker = FrameMasker(
             segmenter=segmenter,
             rotation=rotation,
+            matrix=matrix,
             smoother=smoother,
             on_alpha=on_alpha,
             timings=self.timings,

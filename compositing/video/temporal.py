@@ -46,18 +46,28 @@ class TemporalSmoother:
         if state is None or state.shape != p.shape:
             self._state = p.copy()
             return self._state.copy()
-        change = p - state
-        magnitude = np.abs(change)
-        if float(magnitude.mean()) > self.cut:
+        if float(np.abs(p - state).mean()) > self.cut:
             self._state = p.copy()
             return self._state.copy()
-        gain = magnitude * (self.strength / self.motion)
-        gain += 1.0 - self.strength
-        np.minimum(gain, 1.0, out=gain)
-        change *= gain
-        state = state + change
+        state = gated_blend(state, p, strength=self.strength, motion=self.motion)
         self._state = state
         return state.copy()
+
+
+def gated_blend(
+    previous: np.ndarray, probability: np.ndarray, *, strength: float, motion: float
+) -> np.ndarray:
+    """One confidence-gated smoothing step: ``previous + g · (probability - previous)``
+    per pixel, the gain ``g`` rising from ``1 - strength`` (small changes: damped) to 1 at
+    a change of ``motion`` or more (followed at once). float32 hxw in, a new float32 hxw out.
+    """
+    change = probability - previous
+    gain = np.abs(change)
+    gain *= strength / motion
+    gain += 1.0 - strength
+    np.minimum(gain, 1.0, out=gain)
+    change *= gain
+    return previous + change
 
 
 def alpha_flicker(alphas: Iterable[np.ndarray]) -> float:
