@@ -40,7 +40,7 @@ class CropOptions:
     threshold: float = 0.5
     min_fraction: float = 0.0005
     max_fraction: float = 0.8
-    margin: float = 0.1
+    margin: float = 0.15
     shrink: float = 0.5
     hold: int = 3
     keep: float = 0.5

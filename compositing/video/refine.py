@@ -29,9 +29,18 @@ def _upsample_smooth(values: np.ndarray, width: int, height: int) -> Image.Image
     return image.resize((width, height), Image.Resampling.BILINEAR)
 
 
-def refine_mask(luma: Image.Image, probability: np.ndarray, eps: float) -> Image.Image:
+def refine_mask(
+    luma: Image.Image,
+    probability: np.ndarray,
+    eps: float,
+    *,
+    low: float = 0.0,
+    high: float = 1.0,
+) -> Image.Image:
     """:func:`guided_refine` as an 8-bit mask image (L, 0..255), computed in Pillow's C
-    code at full resolution (numpy only touches the small maps)."""
+    code at full resolution (numpy only touches the small maps). The filtered value is
+    mapped linearly so ``low`` -> 0 and ``high`` -> 1 (clipped): near-certain background
+    and person snap to exact 0 and 255, as in the photo engine."""
     width, height = luma.size
     factor = max(1, round(max(height, width) / GUIDE_LONG_SIDE))
     guide_image = luma.reduce(factor) if factor > 1 else luma
@@ -48,6 +57,10 @@ def refine_mask(luma: Image.Image, probability: np.ndarray, eps: float) -> Image
     a = (corr_ip - mean_i * mean_p) / (corr_ii - mean_i * mean_i + eps)
     b = mean_p - a * mean_i
     mean_ab = box_mean(np.stack([a, b]), radius)
+    if (low, high) != (0.0, 1.0):
+        gain = 1.0 / max(high - low, 1e-6)
+        mean_ab[0] *= gain
+        mean_ab[1] = (mean_ab[1] - low) * gain
     # alpha · 255 = a · Y + b · 255 with Y in 0..255. The coefficient maps are smooth (two box
     # passes), so bilinear to half size then nearest (2-pixel steps, far below one grey level
     # of alpha) costs half of a full-size bilinear resize.
