@@ -5,10 +5,10 @@ from django.urls import reverse
 
 from backgrounds.models import Background
 from backgrounds.services import background_delete, background_upload
-from vbgsite.errors import NotFound
 from compositing.models import Composite
 from tests.accounts.factories import make_composite
 from tests.backgrounds.factories import jpeg, make_builtin, upload
+from vbgsite.errors import NotFound
 
 pytestmark = pytest.mark.django_db
 

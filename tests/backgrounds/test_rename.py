@@ -5,8 +5,8 @@ from django.urls import reverse
 
 from backgrounds.models import Background
 from backgrounds.services import background_rename, background_upload
-from vbgsite.errors import InvalidOption, NotFound
 from tests.backgrounds.factories import jpeg, make_builtin, upload
+from vbgsite.errors import InvalidOption, NotFound
 
 pytestmark = pytest.mark.django_db
 

@@ -11,7 +11,6 @@ from PIL import Image
 
 from backgrounds.models import Background
 from backgrounds.services import background_upload
-from vbgsite.errors import QuotaExceeded
 from tests.backgrounds.factories import (
     encode,
     jpeg,
@@ -21,6 +20,7 @@ from tests.backgrounds.factories import (
     stored_image,
     upload,
 )
+from vbgsite.errors import QuotaExceeded
 
 pytestmark = pytest.mark.django_db
 

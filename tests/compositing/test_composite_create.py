@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from vbgsite.errors import NoPerson, NotFound, QuotaExceeded
 from compositing.models import Composite
 from compositing.services import composite_create
 from tests.compositing.conftest import (
@@ -20,6 +19,7 @@ from tests.compositing.conftest import (
     stored_names,
     upload,
 )
+from vbgsite.errors import NoPerson, NotFound, QuotaExceeded
 
 pytestmark = pytest.mark.django_db
 

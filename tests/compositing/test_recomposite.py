@@ -7,10 +7,10 @@ import pytest
 from django.urls import reverse
 from PIL import Image
 
-from vbgsite.errors import NotFound
 from compositing.models import Composite
 from compositing.services import composite_create, composite_delete, composite_recomposite
 from tests.compositing.conftest import make_background, portrait_jpeg, stored_names, upload
+from vbgsite.errors import NotFound
 
 pytestmark = pytest.mark.django_db
 
