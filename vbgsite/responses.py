@@ -37,6 +37,9 @@ FILE_CACHE_CONTROL = "private, max-age=3600"
 # A redirect to a presigned URL must not outlive the URL (5 minutes by default).
 REDIRECT_CACHE_CONTROL = "private, max-age=60"
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+# Longer numbers are past any file's end (and int() refuses over 4,300 digits).
+_MAX_DIGITS = 18
+_PAST_ANY_END = 10**_MAX_DIGITS
 _CHUNK = 1 << 16
 
 
@@ -117,14 +120,23 @@ def _requested_range(request: HttpRequest, size: int) -> tuple[int, int] | None:
     match = _RANGE.match(request.headers.get("Range", "").strip())
     if not match or (not match.group(1) and not match.group(2)):
         return None
-    first, last = match.groups()
-    if first:
-        start, end = int(first), min(int(last) if last else size - 1, size - 1)
+    first, last = (_byte_number(digits) for digits in match.groups())
+    if first is not None:
+        start, end = first, min(last if last is not None else size - 1, size - 1)
     else:  # "bytes=-N": the last N bytes
-        start, end = max(0, size - int(last)), size - 1
+        start, end = max(0, size - (last or 0)), size - 1
     if start >= size or start > end:
         return size, size
     return start, end
+
+
+def _byte_number(digits: str) -> int | None:
+    """A byte position from a ``Range`` header: None when absent; a number too long to be a
+    position in any file stands for "past the end" (never parsed: no 4,300-digit limit)."""
+    if not digits:
+        return None
+    digits = digits.lstrip("0") or "0"
+    return _PAST_ANY_END if len(digits) > _MAX_DIGITS else int(digits)
 
 
 def _partial_response(
