@@ -48,12 +48,10 @@ class Engine:
     def model_name(self) -> str:
         return self.segmenter.name
 
-    def segment(
-        self, image: Image.Image | np.ndarray, *, previous: np.ndarray | None = None
-    ) -> np.ndarray:
+    def segment(self, image: Image.Image | np.ndarray) -> np.ndarray:
         """Person alpha, float32 HxW in 0..1 at the image's resolution (all zeros: no person)."""
         try:
-            return self.segmenter.segment(image, previous=previous)
+            return self.segmenter.segment(image)
         except (WeightsMissing, WeightsError) as exc:
             logger.error("segmentation model unavailable: %s", exc)
             raise ModelUnavailable() from exc

@@ -6,7 +6,6 @@ Public API::
 
     configure(model_dir="models", threads=2)       # once, before the first call
     alpha = segment(photo)                          # float32 HxW in 0..1, full resolution
-    alpha = segment(frame, previous=last_alpha)     # video: temporal smoothing
     get_segmenter("selfie").name                    # loaded once per process, under a lock
     frames = frame_segmenter()                      # the video pipeline's FrameSegmenter
 """
@@ -34,7 +33,7 @@ from .registry import (
     get_config,
     get_segmenter,
 )
-from .segmenter import Segmenter, VideoSegmenter, temporal_smooth
+from .segmenter import Segmenter
 
 __all__ = [
     "EngineConfig",
@@ -43,7 +42,6 @@ __all__ = [
     "Segmenter",
     "SegmenterFrames",
     "UnknownSegmenter",
-    "VideoSegmenter",
     "WeightsError",
     "WeightsMissing",
     "available_segmenters",
@@ -53,7 +51,6 @@ __all__ = [
     "get_config",
     "get_segmenter",
     "segment",
-    "temporal_smooth",
 ]
 
 
@@ -61,12 +58,10 @@ def segment(
     image: Image.Image | np.ndarray,
     *,
     model: str | None = None,
-    previous: np.ndarray | None = None,
 ) -> np.ndarray:
     """Person alpha of ``image`` (PIL image in any mode, EXIF-rotated; or uint8 HxWx3 RGB).
 
     Returns float32 HxW in 0..1 at the image's full (upright) resolution; all zeros when no
-    person is found. ``model`` picks a registered segmenter (default: the configured one);
-    ``previous`` is the previous video frame's alpha, for temporal smoothing.
+    person is found. ``model`` picks a registered segmenter (default: the configured one).
     """
-    return get_segmenter(model).segment(image, previous=previous)
+    return get_segmenter(model).segment(image)
