@@ -1,0 +1,241 @@
+"""Pure placement geometry: where the subject and the background go on the output canvas.
+
+No Django, no storage: numpy and Pillow only. The studio's canvas preview
+(``static/compositing/preview.js``) implements the same formulas, so the preview matches
+the saved result; keep the two in step.
+
+Coordinates are floats in pixels; a box is ``(left, top, right, bottom)``.
+
+1. **Region**: the part of the photo that is the subject layer: the whole photo, or with
+   ``crop`` the box of the pixels whose alpha is at least ``SUBJECT_ALPHA`` (26/255),
+   grown by ``crop_margin`` (pixels, or percent of the box's width/height per axis); it
+   may reach past the photo's edges (there the layer is transparent), as remove.bg does.
+2. **Canvas**: ``output_size`` (W, H), or the region's size (rounded) for "original".
+3. **Subject rectangle**: the region scaled to fit inside the canvas (aspect kept), times
+   ``scale`` (percent, 100 = fit), positioned like CSS ``background-position``:
+   ``left = (W - w) * x / 100``, ``top = (H - h) * y / 100`` (50,50 = centred,
+   50,0 = top, 50,100 = bottom).
+4. **Background**: covers the canvas (scaled to fill, aspect kept) times ``zoom`` (1-4),
+   the visible window placed by ``focus`` (percent, the same CSS rule: 0,0 = the
+   top-left corner of the image stays in view), then mirrored left-right if asked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+from compositing.compose import blurred_background_image, compose_image, estimate_foreground
+from compositing.imaging import alpha_to_uint8
+
+Box = tuple[float, float, float, float]
+
+# A pixel belongs to the subject (for crop) from this 8-bit alpha up: keeps wisps of hair,
+# ignores the faint haze the model leaves around people.
+SUBJECT_ALPHA = 26
+# blur_strength 1..100 -> Gaussian sigma as a share of the photo's long side per unit.
+# "light" (25) is the studio's long-standing default blur, 1.5 % of the long side.
+BLUR_SHARE_PER_UNIT = 0.0006
+BLUR_LIGHT, BLUR_STRONG = 25, 60
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Checked placement options (see ``compositing.services.placement`` for parsing).
+
+    output_size: (W, H) pixels, or None for "original". background_focus: (x, y) percent.
+    background_zoom: 1..4. scale: 10..100 percent. position: (x, y) percent.
+    crop_margin: (value, "px" | "%"). channels: "rgba" or "alpha". blur_strength: 1..100.
+    """
+
+    output_size: tuple[int, int] | None = None
+    background_focus: tuple[float, float] = (50.0, 50.0)
+    background_zoom: float = 1.0
+    background_mirror: bool = False
+    scale: float = 100.0
+    position: tuple[float, float] = (50.0, 50.0)
+    crop: bool = False
+    crop_margin: tuple[float, str] = (0.0, "px")
+    channels: str = "rgba"
+    blur_strength: float = BLUR_LIGHT
+
+    @property
+    def moves_subject(self) -> bool:
+        """False when the subject stays exactly where it is in the photo."""
+        return self.output_size is not None or self.crop or self.scale != 100.0
+
+    @property
+    def moves_background(self) -> bool:
+        """False for a centred, unzoomed, unmirrored cover (the classic behaviour)."""
+        return (
+            self.background_focus != (50.0, 50.0)
+            or self.background_zoom != 1.0
+            or self.background_mirror
+        )
+
+
+def blur_sigma(strength: float, size: tuple[int, int]) -> float:
+    """blur_strength 1..100 -> Gaussian sigma in pixels of a photo of ``size`` (w, h)."""
+    return strength * BLUR_SHARE_PER_UNIT * max(size)
+
+
+def subject_box(alpha: np.ndarray) -> Box | None:
+    """Bounding box of the pixels with 8-bit alpha >= SUBJECT_ALPHA (alpha: uint8 HxW,
+    or float32 HxW in 0..1); None when there are none."""
+    mask = alpha_to_uint8(alpha) >= SUBJECT_ALPHA
+    rows = np.flatnonzero(mask.any(axis=1))
+    if rows.size == 0:
+        return None
+    cols = np.flatnonzero(mask.any(axis=0))
+    return (float(cols[0]), float(rows[0]), float(cols[-1] + 1), float(rows[-1] + 1))
+
+
+def subject_region(alpha: np.ndarray, placement: Placement) -> Box:
+    """The photo region (photo pixels) that becomes the subject layer."""
+    height, width = alpha.shape[:2]
+    if not placement.crop:
+        return (0.0, 0.0, float(width), float(height))
+    box = subject_box(alpha)
+    if box is None:
+        return (0.0, 0.0, float(width), float(height))
+    left, top, right, bottom = box
+    value, unit = placement.crop_margin
+    mx = value * (right - left) / 100.0 if unit == "%" else value
+    my = value * (bottom - top) / 100.0 if unit == "%" else value
+    return (left - mx, top - my, right + mx, bottom + my)
+
+
+def canvas_size(region: Box, placement: Placement) -> tuple[int, int]:
+    """The output's (W, H) in pixels."""
+    if placement.output_size is not None:
+        return placement.output_size
+    left, top, right, bottom = region
+    return (max(1, round(right - left)), max(1, round(bottom - top)))
+
+
+def subject_rect(region: Box, canvas: tuple[int, int], placement: Placement) -> Box:
+    """Where the region lands on the canvas (canvas pixels): fitted, scaled, positioned."""
+    rw, rh = region[2] - region[0], region[3] - region[1]
+    cw, ch = canvas
+    factor = min(cw / rw, ch / rh) * placement.scale / 100.0
+    w, h = rw * factor, rh * factor
+    px, py = placement.position
+    left, top = (cw - w) * px / 100.0, (ch - h) * py / 100.0
+    return (left, top, left + w, top + h)
+
+
+def background_box(size: tuple[int, int], canvas: tuple[int, int], placement: Placement) -> Box:
+    """The window of a background image of ``size`` (w, h) that fills the canvas."""
+    bw, bh = size
+    cw, ch = canvas
+    factor = max(cw / bw, ch / bh) * placement.background_zoom
+    w, h = cw / factor, ch / factor
+    fx, fy = placement.background_focus
+    left, top = (bw - w) * fx / 100.0, (bh - h) * fy / 100.0
+    return (left, top, left + w, top + h)
+
+
+def background_canvas(
+    image: Image.Image, canvas: tuple[int, int], placement: Placement
+) -> Image.Image:
+    """``image`` (RGB, any size) covering the canvas with focus, zoom and mirror: RGB WxH."""
+    box = background_box(image.size, canvas, placement)
+    out = image.convert("RGB").resize(canvas, Image.Resampling.LANCZOS, box=box, reducing_gap=2.0)
+    if placement.background_mirror:
+        out = out.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    return out
+
+
+def layer_paste_box(
+    photo_size: tuple[int, int], region: Box, rect: Box, canvas: tuple[int, int]
+) -> tuple[tuple[int, int, int, int], Box] | None:
+    """Integer canvas box where the subject layer is drawn, and the photo box it shows.
+
+    The layer is the photo clipped to the region, mapped onto ``rect``, clipped to the
+    canvas; its edges are rounded to whole canvas pixels and the photo box follows them
+    exactly. None when nothing of the photo is visible.
+    """
+    factor = (rect[2] - rect[0]) / (region[2] - region[0])
+    ox, oy = rect[0] - region[0] * factor, rect[1] - region[1] * factor  # photo origin
+    pw, ph = photo_size
+    visible = (
+        max(rect[0], ox, 0.0),
+        max(rect[1], oy, 0.0),
+        min(rect[2], ox + pw * factor, float(canvas[0])),
+        min(rect[3], oy + ph * factor, float(canvas[1])),
+    )
+    x0, y0, x1, y1 = (round(v) for v in visible)
+    if x1 <= x0 or y1 <= y0:
+        return None
+    source = ((x0 - ox) / factor, (y0 - oy) / factor, (x1 - ox) / factor, (y1 - oy) / factor)
+    source = (max(0.0, source[0]), max(0.0, source[1]), min(pw, source[2]), min(ph, source[3]))
+    return (x0, y0, x1, y1), source
+
+
+def place_subject(
+    foreground: Image.Image, mask: Image.Image, placement: Placement
+) -> tuple[Image.Image, Image.Image]:
+    """The foreground (RGB) and its mask (L), both the photo's size, moved onto the canvas.
+
+    Returns (RGB, L) of the canvas size; the mask is 0 wherever the subject layer is not.
+    """
+    alpha = np.asarray(mask)
+    region = subject_region(alpha, placement)
+    canvas = canvas_size(region, placement)
+    rect = subject_rect(region, canvas, placement)
+    colour = Image.new("RGB", canvas)
+    matte = Image.new("L", canvas, 0)
+    boxes = layer_paste_box(foreground.size, region, rect, canvas)
+    if boxes is None:
+        return colour, matte
+    (x0, y0, x1, y1), source = boxes
+    size = (x1 - x0, y1 - y0)
+    resample = Image.Resampling.LANCZOS
+    colour.paste(foreground.resize(size, resample, box=source, reducing_gap=2.0), (x0, y0))
+    matte.paste(mask.resize(size, resample, box=source, reducing_gap=2.0), (x0, y0))
+    return colour, matte
+
+
+def render(
+    photo: Image.Image,
+    alpha: np.ndarray,
+    *,
+    mode: str,
+    placement: Placement,
+    background: Image.Image | None = None,
+    color: tuple[int, int, int] | None = None,
+) -> tuple[Image.Image, Image.Image | None]:
+    """The saved result for these options: (image, the background canvas behind the person).
+
+    photo: RGB WxH; alpha: float32 HxW in 0..1. mode: image | color | blur | transparent.
+    The image is RGB (RGBA for transparent; L, the matte alone, for channels "alpha").
+    Without placement the result is ``compose_image``'s, unchanged.
+    """
+    mask = Image.fromarray(alpha_to_uint8(alpha), "L")
+    if placement.channels == "alpha":
+        return place_subject(photo, mask, placement)[1] if placement.moves_subject else mask, None
+    radius = blur_sigma(placement.blur_strength, photo.size)
+    if not placement.moves_subject:
+        canvas_bg = None
+        if mode == "image" and background is not None:
+            canvas_bg = background_canvas(background, photo.size, placement)
+        elif mode == "blur" and placement.moves_background:
+            blurred = blurred_background_image(photo, mask, blur_radius=radius)
+            canvas_bg, mode = background_canvas(blurred, photo.size, placement), "image"
+        result = compose_image(
+            photo, mask, mode=mode, background=canvas_bg, color=color, blur_radius=radius
+        )
+        return result, canvas_bg
+    foreground = Image.fromarray(estimate_foreground(photo, mask), "RGB")
+    colour, matte = place_subject(foreground, mask, placement)
+    canvas_bg = None
+    if mode == "blur":
+        background, mode = blurred_background_image(photo, mask, blur_radius=radius), "image"
+    if mode == "image" and background is not None:
+        canvas_bg = background_canvas(background, colour.size, placement)
+    result = compose_image(
+        colour, matte, mode=mode, background=canvas_bg, color=color, decontaminate=False
+    )
+    return result, canvas_bg
