@@ -17,3 +17,12 @@ class InvalidTokenName(AppError):
     code = "invalid_token_name"
     http_status = 400
     default_message = "Give the token a name (up to 100 characters)."
+
+
+class StorageUnavailable(AppError):
+    code = "storage_unavailable"
+    http_status = 503
+    default_message = (
+        "File storage cannot be reached right now, so your account was not deleted:"
+        " nothing has changed. Please try again in a few minutes."
+    )

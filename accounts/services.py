@@ -13,7 +13,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.files.storage import Storage, default_storage
 from django.db import transaction
 
-from accounts.errors import InvalidTokenName, TokenLimitReached
+from accounts.errors import InvalidTokenName, StorageUnavailable, TokenLimitReached
 from accounts.models import ApiToken, token_digest
 from backgrounds.models import Background
 from compositing.models import Composite
@@ -88,8 +88,10 @@ def account_delete(*, user: AbstractBaseUser) -> int:
 
     Files named by their backgrounds and composites (``file_names()``) are deleted, then
     anything else left under their ``users/<id>/`` folder (left by an interrupted upload,
-    say). Files go first so that a storage failure leaves the account in place to retry,
-    never rows gone and files orphaned. Returns the number of files deleted.
+    say). Storage is listed first: when it cannot be reached, StorageUnavailable is raised
+    before anything changes. Files go before rows, so a storage failure part-way leaves the
+    account (and its tokens) in place to retry, never rows gone and files orphaned.
+    Returns the number of files deleted.
     """
     names: list[str] = []
     for background in Background.objects.filter(owner=user):
@@ -97,18 +99,20 @@ def account_delete(*, user: AbstractBaseUser) -> int:
     for composite in Composite.objects.filter(owner=user):
         names.extend(composite.file_names())
 
-    deleted = 0
-    for name in names:
-        default_storage.delete(name)  # a missing file is not an error
-        deleted += 1
-    for name in list(_walk(default_storage, f"users/{user.pk}")):
-        default_storage.delete(name)
-        deleted += 1
+    try:
+        # Listing reaches the storage (S3 over HTTP) before the first delete.
+        strays = [name for name in _walk(default_storage, f"users/{user.pk}") if name not in names]
+        for name in [*names, *strays]:
+            default_storage.delete(name)  # a missing file is not an error
+    except Exception as error:  # botocore and OSError alike: the storage failed
+        logger.exception("account %s not deleted: storage failed", user.pk)
+        raise StorageUnavailable() from error
     _remove_empty_local_folders(default_storage, f"users/{user.pk}")
 
     with transaction.atomic():
         # Rows of backgrounds, composites and tokens go with the user (CASCADE).
         user.delete()
+    deleted = len(names) + len(strays)
     logger.info("deleted account %s and %d files", user.pk, deleted)
     return deleted
 

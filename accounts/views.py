@@ -98,9 +98,14 @@ def delete_account(request: HttpRequest) -> HttpResponse:
     form = DeleteAccountForm(request.POST or None, user=request.user)
     if request.method == "POST":
         if form.is_valid():
-            user = request.user
-            logout(request)
-            services.account_delete(user=user)
+            try:
+                services.account_delete(user=request.user)
+            except AppError as error:  # storage down: nothing changed, still signed in
+                messages.error(request, error.message)
+                return render(
+                    request, "accounts/delete.html", {"form": form}, status=error_status(error)
+                )
+            logout(request)  # only once the account is gone
             messages.success(request, "Your account and all your files have been deleted.")
             return redirect("accounts:signup")
         return render(request, "accounts/delete.html", {"form": form}, status=400)
