@@ -16,6 +16,7 @@ Hierarchy (catch the base class to handle them all)::
     ├── FileTooLarge        file_too_large           413  upload over the byte limit
     ├── InvalidVideo        invalid_video            400
     ├── VideoTooLong        video_too_long           413
+    ├── VideoTooLarge       video_too_large          413  frames with too many pixels
     ├── InvalidColor        invalid_color            400  not "#RRGGBB"
     ├── InvalidOption       invalid_option           400  unknown mode / format, missing background
     ├── NoPerson            no_person                422  no person found in the photo
@@ -86,6 +87,12 @@ class VideoTooLong(AppError):
     code = "video_too_long"
     http_status = 413
     default_message = "This video is too long."
+
+
+class VideoTooLarge(AppError):
+    code = "video_too_large"
+    http_status = 413
+    default_message = "This video's frames have too many pixels."
 
 
 class InvalidColor(AppError):

@@ -230,6 +230,9 @@ VBG_BACKGROUND_QUOTA = env_int("VBG_BACKGROUND_QUOTA", 50, minimum=0)
 VBG_MAX_VIDEO_BYTES = env_int("VBG_MAX_VIDEO_BYTES", 200 * 1024 * 1024, minimum=1)
 VBG_MAX_VIDEO_SECONDS = env_int("VBG_MAX_VIDEO_SECONDS", 600, minimum=1)
 VBG_MAX_VIDEO_SIDE = env_int("VBG_MAX_VIDEO_SIDE", 1920, minimum=1)
+# Frames with more pixels are refused from the probe's header, before any decoding
+# (default 4096 x 2160, DCI 4K; larger accepted frames are scaled to VBG_MAX_VIDEO_SIDE).
+VBG_MAX_VIDEO_PIXELS = env_int("VBG_MAX_VIDEO_PIXELS", 4096 * 2160, minimum=1)
 # Video jobs (compositing/video_services.py): a running job whose heartbeat is older than
 # VBG_VIDEO_STALE_SECONDS lost its worker and is re-queued, up to VBG_VIDEO_MAX_ATTEMPTS
 # runs in all; libx264 preset and CRF of the H.264 output.

@@ -53,8 +53,9 @@ def composite_create_video(
 
     video: the uploaded file (a Django ``UploadedFile`` or any binary file object):
         MP4, MOV, WebM or MKV with a video stream (H.264, HEVC, VP8, VP9, AV1...), at most
-        ``VBG_MAX_VIDEO_BYTES`` bytes and ``VBG_MAX_VIDEO_SECONDS`` seconds. Frames larger
-        than ``VBG_MAX_VIDEO_SIDE`` pixels on the long side are scaled down.
+        ``VBG_MAX_VIDEO_BYTES`` bytes and ``VBG_MAX_VIDEO_SECONDS`` seconds, frames of at
+        most ``VBG_MAX_VIDEO_PIXELS`` pixels (refused from the header, before decoding).
+        Frames larger than ``VBG_MAX_VIDEO_SIDE`` pixels on the long side are scaled down.
     mode: ``"image"`` (exactly one of ``background_id`` or ``background_file``),
         ``"color"`` (``color`` as ``"#RRGGBB"``) or ``"blur"``. ``"transparent"`` is for
         photos only (H.264 has no alpha).
@@ -62,7 +63,7 @@ def composite_create_video(
 
     The check is quick (a probe that decodes one frame); the work runs on the task worker
     (``compositing.tasks.composite_video_task``), enqueued when the transaction commits.
-    Raises InvalidVideo, VideoTooLong, FileTooLarge, InvalidOption, InvalidColor,
+    Raises InvalidVideo, VideoTooLong, VideoTooLarge, FileTooLarge, InvalidOption, InvalidColor,
     InvalidImage (background upload), NotFound (background), QuotaExceeded. Nothing is
     stored on failure.
     """
@@ -75,7 +76,7 @@ def composite_create_video(
     )
     background = background_resolve(user=user, choice=choice, background_file=background_file)
     with _local_copy(video, max_bytes=settings.VBG_MAX_VIDEO_BYTES) as path:
-        info = probe_video(path)
+        info = probe_video(path, max_pixels=settings.VBG_MAX_VIDEO_PIXELS)
         if info.duration > settings.VBG_MAX_VIDEO_SECONDS:
             raise VideoTooLong(
                 f"This video is {_minutes(info.duration)} long; videos can be at most "

@@ -16,7 +16,7 @@ from typing import Any
 import av
 import av.error
 
-from vbgsite.errors import InvalidVideo
+from vbgsite.errors import InvalidVideo, VideoTooLarge
 
 # Demuxers we accept (FFmpeg's names): MP4/MOV and Matroska/WebM.
 CONTAINERS: dict[str, str] = {"mov,mp4,m4a,3gp,3g2,mj2": "MP4/MOV", "matroska,webm": "WebM/MKV"}
@@ -118,11 +118,13 @@ def _scan_duration(path: str | Path) -> float:
         return float((last - first) * stream.time_base)
 
 
-def probe_video(path: str | Path) -> VideoInfo:
+def probe_video(path: str | Path, *, max_pixels: int | None = None) -> VideoInfo:
     """Check that ``path`` is a video we can process and describe it (quick: one frame).
 
     Raises InvalidVideo with a reason a person can act on: not a video / corrupt, a
-    container other than MP4/MOV/WebM/MKV, no video stream, an unsupported codec.
+    container other than MP4/MOV/WebM/MKV, no video stream, an unsupported codec; and
+    VideoTooLarge when a frame has more than ``max_pixels`` pixels (checked from the
+    stream's header before any frame is decoded, and again on the first frame).
     """
     with open_input(path) as container:
         container_name = CONTAINERS.get(container.format.name)
@@ -133,7 +135,10 @@ def probe_video(path: str | Path) -> VideoInfo:
         stream = video_stream(container)
         codec = _check_codec(stream)
         stream.thread_type = "AUTO"
+        if stream.codec_context is not None:
+            _check_pixels(stream.codec_context.width, stream.codec_context.height, max_pixels)
         first = _first_frame(container, stream)
+        _check_pixels(first.width, first.height, max_pixels)
         rotation = int(first.rotation)
         display_matrix = _display_matrix(first)
         fps = _frame_rate(stream)
@@ -162,6 +167,14 @@ def probe_video(path: str | Path) -> VideoInfo:
         display_matrix=display_matrix,
         frames_exact=frames_header > 0,
     )
+
+
+def _check_pixels(width: int, height: int, max_pixels: int | None) -> None:
+    if max_pixels is not None and width * height > max_pixels:
+        raise VideoTooLarge(
+            f"This video's frames are {width} x {height} pixels ({width * height / 1e6:.1f} MP);"
+            f" videos can have at most {max_pixels / 1e6:.1f} MP per frame (4K is 8.3 MP)."
+        )
 
 
 def _first_frame(
