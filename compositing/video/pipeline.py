@@ -26,7 +26,7 @@ from vbgsite.errors import InvalidVideo
 
 from .encode import Encoder, encode_loop
 from .frames import colour_matrix, decode_loop
-from .masks import FrameMasker
+from .masks import FrameMasker, MaskOptions
 from .pipes import END, Decoded, Failure, Packet, Pipe, batches
 from .planes import BackgroundPlan, compose_planes, make_background
 from .probe import VideoInfo, open_input, output_size, probe_video, video_stream
@@ -104,6 +104,7 @@ def composite_video(
     encoder_threads: int = 2,
     batch: int = 2,
     on_alpha: Callable[[np.ndarray], None] | None = None,
+    mask_options: MaskOptions | None = None,
 ) -> VideoResult:
     """Composite every frame of ``source`` onto a new background, writing H.264 MP4 ``output``.
 
@@ -118,6 +119,7 @@ def composite_video(
     VideoCancelled. on_alpha(probability) receives each smoothed network-resolution
     probability (float32 hxw, upright), for measurements. segmenter: the network (see
     :class:`compositing.segmentation.FrameSegmenter`); batch: frames per network call.
+    mask_options: the mask path's settings (:class:`.masks.MaskOptions`; default: tuned ones).
 
     Raises InvalidVideo (unreadable input), InvalidOption (bad mode/background),
     VideoCancelled.
@@ -135,6 +137,7 @@ def composite_video(
         matrix=run.matrix,
         smoother=(smoother or TemporalSmoother()) if smoothing else None,
         on_alpha=on_alpha,
+        options=mask_options,
     )
     try:
         plan = make_background(
@@ -185,6 +188,7 @@ class _FrameSteps:
         matrix: str,
         smoother: TemporalSmoother | None,
         on_alpha: Callable[[np.ndarray], None] | None,
+        options: MaskOptions | None,
     ) -> None:
         self.timings = {"segment": 0.0, "refine": 0.0, "compose": 0.0, "wait": 0.0}
         self.masker = FrameMasker(
@@ -193,6 +197,7 @@ class _FrameSteps:
             matrix=matrix,
             smoother=smoother,
             on_alpha=on_alpha,
+            options=options,
             timings=self.timings,
         )
 
