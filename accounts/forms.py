@@ -3,7 +3,12 @@
 from django import forms
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import get_user_model
-from django.contrib.auth.forms import UserCreationForm
+from django.contrib.auth.forms import (
+    AuthenticationForm,
+    PasswordChangeForm,
+    SetPasswordForm,
+    UserCreationForm,
+)
 
 from accounts import throttle
 from accounts.models import ApiToken
@@ -11,7 +16,42 @@ from accounts.models import ApiToken
 THROTTLED = "throttled"  # the error code of a refused (throttled) sign-in attempt
 
 
-class SignUpForm(UserCreationForm):
+# Which field a weak password's errors ("too common", "too short"...) belong to: the one
+# where the password was chosen, not its confirmation.
+_CHOSEN_PASSWORD_FIELD = {"password2": "password1", "new_password2": "new_password1"}
+
+
+class PasswordErrorsOnChosenFieldMixin:
+    """Django's password forms report a weak password under the confirmation field; this
+    reports it under the field where the password was typed first."""
+
+    def validate_password_for_user(self, user, password_field_name="password2", **kwargs):  # noqa: S107
+        field = _CHOSEN_PASSWORD_FIELD.get(password_field_name, password_field_name)
+        return super().validate_password_for_user(user, password_field_name=field, **kwargs)
+
+
+class LoginForm(AuthenticationForm):
+    """Django's sign-in form, saying what is true here: only the password is case-sensitive
+    (usernames are matched without regard to case, ``accounts/backends.py``)."""
+
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "invalid_login": (
+            "Please enter a correct username and password. "
+            "The password is case-sensitive; the username is not."
+        ),
+    }
+
+
+class StudioPasswordChangeForm(PasswordErrorsOnChosenFieldMixin, PasswordChangeForm):
+    pass
+
+
+class StudioSetPasswordForm(PasswordErrorsOnChosenFieldMixin, SetPasswordForm):
+    pass
+
+
+class SignUpForm(PasswordErrorsOnChosenFieldMixin, UserCreationForm):
     """Username, email and password (checked by AUTH_PASSWORD_VALIDATORS)."""
 
     email = forms.EmailField(

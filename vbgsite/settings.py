@@ -158,9 +158,35 @@ AUTH_PASSWORD_VALIDATORS = [
 VBG_LOGIN_MAX_FAILURES = env_int("VBG_LOGIN_MAX_FAILURES", 5, minimum=1)
 VBG_LOGIN_LOCKOUT_SECONDS = env_int("VBG_LOGIN_LOCKOUT_SECONDS", 900, minimum=1)
 VBG_PROXY_HOPS = env_int("VBG_PROXY_HOPS", 0)
+# Usernames are matched without regard to case when signing in (accounts/backends.py).
+AUTHENTICATION_BACKENDS = ["accounts.backends.CaseInsensitiveModelBackend"]
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "compositing:studio"
 LOGOUT_REDIRECT_URL = "accounts:login"
+
+# Email (password reset), as Django's MAILERS: printed to the console unless
+# EMAIL_BACKEND names another backend. The SMTP backend
+# (django.core.mail.backends.smtp.EmailBackend) reads EMAIL_HOST, EMAIL_PORT,
+# EMAIL_HOST_USER, EMAIL_HOST_PASSWORD, EMAIL_USE_TLS / EMAIL_USE_SSL, EMAIL_TIMEOUT.
+# Reset links last PASSWORD_RESET_TIMEOUT seconds.
+EMAIL_BACKEND_PATH = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+_email_options: dict = {}
+if EMAIL_BACKEND_PATH.endswith(".smtp.EmailBackend"):
+    _use_tls, _use_ssl = env_bool("EMAIL_USE_TLS", False), env_bool("EMAIL_USE_SSL", False)
+    if _use_tls and _use_ssl:
+        raise ImproperlyConfigured("Set at most one of EMAIL_USE_TLS and EMAIL_USE_SSL")
+    _email_options = {
+        "host": env_str("EMAIL_HOST", "localhost"),
+        "port": env_int("EMAIL_PORT", 465 if _use_ssl else 587 if _use_tls else 25, minimum=1),
+        "username": env_str("EMAIL_HOST_USER"),
+        "password": env_str("EMAIL_HOST_PASSWORD"),
+        "use_tls": _use_tls,
+        "use_ssl": _use_ssl,
+        "timeout": env_int("EMAIL_TIMEOUT", 10, minimum=1),
+    }
+MAILERS = {"default": {"BACKEND": EMAIL_BACKEND_PATH, "OPTIONS": _email_options}}
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Background Studio <noreply@localhost>")
+PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_TIMEOUT", 2 * 3600, minimum=60)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -32,7 +32,9 @@ def test_anonymous_people_are_sent_to_sign_in(client):
 
 def test_create_shows_the_key_once_and_stores_only_its_digest(client_logged_in, user):
     response = client_logged_in.post(PAGE, {"name": "laptop script"})
-    assert response.status_code == 200
+    assert response.status_code == 302  # POST/redirect/GET: a refresh cannot repeat it
+    assert response["Location"] == PAGE
+    response = client_logged_in.get(PAGE)
     key = created_key(response)
     token = ApiToken.objects.get(owner=user)
     assert token.name == "laptop script"
@@ -45,7 +47,7 @@ def test_create_shows_the_key_once_and_stores_only_its_digest(client_logged_in, 
 
 
 def test_the_key_authenticates_api_requests_and_records_last_use(client_logged_in, user):
-    key = created_key(client_logged_in.post(PAGE, {"name": "phone"}))
+    key = created_key(client_logged_in.post(PAGE, {"name": "phone"}, follow=True))
     assert ApiToken.objects.get().last_used is None
     response = api_get(key)
     assert response.status_code == 200
@@ -53,8 +55,8 @@ def test_the_key_authenticates_api_requests_and_records_last_use(client_logged_i
 
 
 def test_several_tokens_per_person_each_revocable_alone(client_logged_in, user):
-    laptop = created_key(client_logged_in.post(PAGE, {"name": "laptop"}))
-    phone = created_key(client_logged_in.post(PAGE, {"name": "phone"}))
+    laptop = created_key(client_logged_in.post(PAGE, {"name": "laptop"}, follow=True))
+    phone = created_key(client_logged_in.post(PAGE, {"name": "phone"}, follow=True))
     assert laptop != phone
     assert api_get(laptop).status_code == 200
     assert api_get(phone).status_code == 200
@@ -119,3 +121,24 @@ def test_revoke_service_raises_not_found_for_others(user, other_user):
         token_revoke(user=user, token_id=token.pk)
     with pytest.raises(NotFound):
         token_revoke(user=user, token_id=999_999)
+
+
+def test_refreshing_after_creating_a_token_creates_no_second_one(client_logged_in, user):
+    """Issue 14, defect 7: the key page was the POST's response, so a refresh re-posted."""
+    response = client_logged_in.post(PAGE, {"name": "laptop"}, follow=True)
+    assert response.redirect_chain == [(PAGE, 302)]
+    key = created_key(response)
+    # A refresh repeats the last request, now the GET: no new token, and the key is gone.
+    again = client_logged_in.get(PAGE)
+    assert again.status_code == 200
+    assert ApiToken.objects.filter(owner=user).count() == 1
+    assert key.encode() not in again.content
+    assert key not in str(dict(client_logged_in.session))  # not left in the session
+
+
+def test_the_key_of_a_token_revoked_before_the_redirect_is_not_shown(client_logged_in, user):
+    client_logged_in.post(PAGE, {"name": "laptop"})
+    # Revoked (from another tab) before the page after the redirect is seen: no key shown.
+    ApiToken.objects.filter(owner=user).delete()
+    page = client_logged_in.get(PAGE)
+    assert b"new-token-key" not in page.content

@@ -4,6 +4,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.test import Client
 from django.urls import reverse
 
 from accounts.models import ApiToken
@@ -101,3 +102,35 @@ def test_delete_on_s3_removes_every_object(s3_storage, two_people, client_logged
     response = client_logged_in.post(URL, {"password": PASSWORD})
     assert response.status_code == 302
     assert set(s3_storage.keys()) == mallory_files
+
+
+def test_cancel_goes_back_to_the_account_page(client_logged_in):
+    """Issue 14, defect 11: Cancel opened "Change password"."""
+    response = client_logged_in.get(URL)
+    account = reverse("accounts:account")
+    assert f'<a class="btn btn-ghost" href="{account}">Cancel</a>'.encode() in response.content
+    page = client_logged_in.get(account)
+    assert page.status_code == 200
+    assert b"Your account" in page.content
+
+
+def test_the_account_page_needs_a_sign_in(client):
+    response = client.get(reverse("accounts:account"))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("accounts:login"))
+
+
+def test_wrong_passwords_are_throttled_like_sign_in(client_logged_in, user, settings):
+    """Issue 14, defect 11: the delete form let anyone with the session guess freely."""
+    settings.VBG_LOGIN_MAX_FAILURES = 3
+    for _ in range(3):
+        assert client_logged_in.post(URL, {"password": "wrong"}).status_code == 400
+    # Even the right password is refused now, from any address, and nothing is deleted.
+    response = client_logged_in.post(URL, {"password": PASSWORD}, REMOTE_ADDR="192.0.2.99")
+    assert response.status_code == 429
+    assert b"Too many wrong passwords" in response.content
+    assert get_user_model().objects.filter(pk=user.pk).exists()
+    # Sign-in counts are separate: the person can still sign in elsewhere.
+    other = Client()
+    login = other.post(reverse("accounts:login"), {"username": user.username, "password": PASSWORD})
+    assert login.status_code == 302

@@ -106,3 +106,22 @@ def test_behind_a_proxy_the_forwarded_address_counts(client, user, settings):
         HTTP_X_FORWARDED_FOR="198.51.100.10",
     )
     assert other_client.status_code == 302
+
+
+def test_the_error_says_only_the_password_is_case_sensitive(client, user):
+    """Issue 14, defect 11: Django's message said both fields may be case-sensitive."""
+    response = attempt(client, "alice", "wrong")
+    assert b"The password is case-sensitive; the username is not." in response.content
+    assert b"both fields may be case-sensitive" not in response.content
+
+
+def test_usernames_sign_in_whatever_their_case(client, user):
+    response = attempt(client, "ALICE", PASSWORD)
+    assert response.status_code == 302
+    assert client.session["_auth_user_id"] == str(user.pk)
+    # A page after sign-in still knows who it is (the session's backend is installed).
+    assert client.get(reverse("accounts:account")).status_code == 200
+
+
+def test_passwords_stay_case_sensitive(client, user):
+    assert attempt(client, "alice", PASSWORD.upper()).status_code == 400

@@ -57,3 +57,13 @@ def test_other_sessions_are_signed_out(client, user):
     client.force_login(user)
     client.post(URL, {"old_password": PASSWORD, "new_password1": NEW, "new_password2": NEW})
     assert other.get(reverse("accounts:tokens")).status_code == 302
+
+
+def test_a_weak_new_password_is_reported_under_its_own_field(client_logged_in):
+    response = client_logged_in.post(
+        URL,
+        {"old_password": PASSWORD, "new_password1": "password", "new_password2": "password"},
+    )
+    assert response.status_code == 400
+    assert response.context["form"].errors["new_password1"]
+    assert "new_password2" not in response.context["form"].errors

@@ -87,3 +87,13 @@ def test_signed_in_people_are_sent_to_the_studio(client_logged_in):
     response = client_logged_in.get(URL)
     assert response.status_code == 302
     assert response["Location"] == reverse("compositing:studio")
+
+
+def test_a_weak_password_is_reported_under_the_password_field(client):
+    """Issue 14, defect 11: "too common" appeared under the confirmation field."""
+    response = client.post(URL, form(password1="password123", password2="password123"))
+    errors = response.context["form"].errors
+    assert "too common" in " ".join(errors["password1"])
+    assert "password2" not in errors
+    html = response.content.decode()
+    assert html.index("too common") < html.index('name="password2"')
