@@ -10,10 +10,14 @@ cannot read → ``InvalidImage`` (400). Nothing loads at import time.
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 from django.conf import settings
+from django.db import connections
 from PIL import Image
 
 from compositing.segmentation import (
@@ -36,6 +40,14 @@ logger = logging.getLogger(__name__)
 # 4 fps instead of 34 on a loaded machine). The task worker runs one job at a time, so this
 # is its setting; a web process never runs videos.
 VIDEO_TORCH_THREADS = 1
+
+# torch's intra-op threads while the model is loaded in a process that will fork (the
+# gunicorn master): GNU OpenMP's thread team does not survive fork() (a child that then
+# runs a parallel region hangs), and a team of one thread is never started.
+_FORK_SAFE_THREADS = 1
+_threads_override: int | None = None
+_slots: threading.BoundedSemaphore | None = None
+_slots_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -60,7 +72,33 @@ class Engine:
 
 
 def _configure() -> None:
-    configure(model_dir=settings.VBG_MODEL_DIR, threads=settings.VBG_TORCH_THREADS)
+    threads = settings.VBG_TORCH_THREADS if _threads_override is None else _threads_override
+    configure(model_dir=settings.VBG_MODEL_DIR, threads=threads, device=device_name())
+
+
+def device_name() -> str:
+    """The torch device the model runs on: ``settings.VBG_DEVICE`` (``cpu`` or ``cuda``),
+    or for ``auto`` CUDA when torch sees a GPU, else the CPU."""
+    if settings.VBG_DEVICE != "auto":
+        return settings.VBG_DEVICE
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+@contextmanager
+def compute_slot() -> Iterator[None]:
+    """Hold one of the process's ``VBG_COMPUTE_SLOTS`` slots for CPU-heavy work (decode,
+    segment, compose, encode of a photo). With threaded web workers this keeps the number
+    of threads computing at once at workers x slots, however many requests are in flight:
+    more would only share the same cores and each request would finish later."""
+    global _slots
+    if _slots is None:
+        with _slots_lock:
+            if _slots is None:
+                _slots = threading.BoundedSemaphore(settings.VBG_COMPUTE_SLOTS)
+    with _slots:
+        yield
 
 
 def get_engine(model: str | None = None) -> Engine:
@@ -72,6 +110,56 @@ def get_engine(model: str | None = None) -> Engine:
     except (WeightsMissing, WeightsError, UnknownSegmenter) as exc:
         logger.error("segmentation model unavailable: %s", exc)
         raise ModelUnavailable() from exc
+
+
+def warm_up(model: str | None = None) -> Engine:
+    """Load ``model`` (default ``settings.VBG_SEGMENTER``) and run each code path a photo
+    takes once, at the sizes the site sees most (a portrait and a 16:9 frame).
+
+    Called by the gunicorn config in the master process, after the app is loaded and
+    before the workers fork: torch, the weights, the traced networks and the kernel
+    caches are then built once and shared by every worker (copy-on-write) instead of
+    being loaded into each worker on its first request. Never called at import time.
+    Raises ModelUnavailable (logged) when the model cannot be loaded.
+    """
+    engine = get_engine(model)
+    engine.segmenter.warm_up()
+    return engine
+
+
+def fork_safe_warm_up(*, log: logging.Logger = logger) -> None:
+    """:func:`warm_up` in a process about to fork its workers (the gunicorn master).
+
+    torch runs one intra-op thread here (see ``_FORK_SAFE_THREADS``); each worker sets its
+    own count in :func:`worker_started`. A CUDA context cannot cross fork() either: with a
+    GPU the workers load the model on their first request. Failures are logged, not
+    raised: the site serves everything else and composites answer 503 until fixed.
+    """
+    global _threads_override
+    if device_name() != "cpu":
+        log.info("model not preloaded: device %s is initialised in each worker", device_name())
+        return
+    import torch
+
+    _threads_override = _FORK_SAFE_THREADS
+    torch.set_num_threads(_FORK_SAFE_THREADS)
+    try:
+        engine = warm_up()
+    except ModelUnavailable:
+        log.error("model not preloaded: it is unavailable (see above)")
+        return
+    log.info("model %s loaded and warmed before fork", engine.model_name)
+
+
+def worker_started() -> None:
+    """In a forked web worker: its own database connections (none inherited) and torch's
+    thread count for this worker (``VBG_TORCH_THREADS``; 0 means one per worker, as the
+    CPU-heavy work is bounded by :func:`compute_slot`)."""
+    connections.close_all()
+    if _threads_override is not None:
+        import torch
+
+        torch.set_num_threads(settings.VBG_TORCH_THREADS or 1)
 
 
 def get_frame_segmenter(model: str | None = None) -> FrameSegmenter:

@@ -246,7 +246,14 @@ TASKS = {
 # Segmentation model.
 VBG_MODEL_DIR = Path(env_str("VBG_MODEL_DIR", str(BASE_DIR / "models")))
 VBG_SEGMENTER = env_str("VBG_SEGMENTER", "selfie")
-VBG_TORCH_THREADS = env_int("VBG_TORCH_THREADS", 0)  # 0 = torch's default
+VBG_TORCH_THREADS = env_int("VBG_TORCH_THREADS", 0)  # 0 = torch's default (web workers: 1)
+# Where the networks run: auto (CUDA when torch sees a GPU), cpu or cuda.
+VBG_DEVICE = env_str("VBG_DEVICE", "auto").strip().lower()
+if VBG_DEVICE not in {"auto", "cpu", "cuda"}:
+    raise ImproperlyConfigured(f"VBG_DEVICE={VBG_DEVICE!r} must be auto, cpu or cuda")
+# Photos composited at once per web process (decode, segment, compose, encode); requests
+# beyond that wait their turn on other threads instead of sharing the same cores.
+VBG_COMPUTE_SLOTS = env_int("VBG_COMPUTE_SLOTS", 1, minimum=1)
 
 # Upload limits and quotas.
 VBG_MAX_UPLOAD_BYTES = env_int("VBG_MAX_UPLOAD_BYTES", 20 * 1024 * 1024, minimum=1)

@@ -38,6 +38,7 @@ class EngineConfig:
     model_dir: Path = Path("models")
     threads: int = 0
     tune_malloc: bool = True
+    device: str = "cpu"  # a torch device name the networks run on ("cpu", "cuda", "cuda:1")
     default: str = DEFAULT_SEGMENTER
 
 
@@ -103,6 +104,7 @@ def configure(
     threads: int | None = None,
     tune_malloc: bool | None = None,
     default: str | None = None,
+    device: str | None = None,
 ) -> EngineConfig:
     """Set process-wide options (call before the first ``segment``; changing them later
     drops already-loaded models so the next call reloads with the new settings)."""
@@ -118,6 +120,8 @@ def configure(
         changes["tune_malloc"] = bool(tune_malloc)
     if default is not None:
         changes["default"] = default
+    if device is not None:
+        changes["device"] = device
     with _lock:
         new = replace(_config, **changes)
         if new != _config:

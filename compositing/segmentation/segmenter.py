@@ -33,6 +33,27 @@ class Segmenter(ABC):
         """
         return self.segment_rgb(image_to_rgb(image))
 
+    def warm_up(self, sizes: tuple[tuple[int, int], ...] = ((864, 1152), (1920, 1080))) -> None:
+        """Run every code path a photo takes once for each (width, height) in ``sizes``, so
+        lazily built state (traced networks, kernel caches, the allocator's pools) exists
+        before a server forks its workers and is shared by them (copy-on-write).
+
+        A blank picture finds no person and would stop after the network, so the
+        full-resolution refinement is run on it too, with the network's own probability.
+        """
+        import torch
+
+        for width, height in sizes:
+            rgb = np.full((height, width, 3), 128, np.uint8)
+            self.segment_rgb(rgb)
+            photo = torch.from_numpy(rgb)
+            self.refine(photo, self.probability(photo), torch.zeros(height, width))
+
+    def refine(self, rgb: torch.Tensor, prob: torch.Tensor, out: torch.Tensor) -> None:  # noqa: B027
+        """Full-resolution alpha (float32 HxW, written to ``out``) of uint8 HxWx3 ``rgb``
+        from the network-resolution ``prob``. Backends without a refinement step of their
+        own need not override it (warming up then skips it)."""
+
     @abstractmethod
     def segment_rgb(self, rgb: np.ndarray) -> np.ndarray:
         """uint8 HxWx3 RGB (C-contiguous) → float32 HxW alpha in 0..1."""

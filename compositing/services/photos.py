@@ -35,7 +35,7 @@ from PIL import Image
 
 from compositing import imaging
 from compositing.compose import compose_image, cover_image
-from compositing.engine import get_engine
+from compositing.engine import compute_slot, get_engine
 from compositing.models import Composite
 from compositing.services.background_choice import (
     BackgroundChoice,
@@ -237,7 +237,8 @@ def _segment(image: Image.Image) -> tuple[np.ndarray, str]:
     The one place the photo path reaches the model (tests patch it to prove a
     re-composite never does)."""
     engine = get_engine()
-    return engine.segment(image), engine.model_name
+    with compute_slot():  # at most VBG_COMPUTE_SLOTS model calls per process at once
+        return engine.segment(image), engine.model_name
 
 
 def _has_person(alpha: np.ndarray) -> bool:

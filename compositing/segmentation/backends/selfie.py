@@ -76,6 +76,7 @@ class SelfieSegmenter(Segmenter):
             self.options = replace(self.options, guided=replace(self.options.guided, **guided))
         elif guided is not None:
             self.options = replace(self.options, guided=guided)
+        self.device = torch.device(config.device)
         self._networks = {
             spec.name: (spec, _load_network(spec, config))
             for spec in (SELFIE_GENERAL, SELFIE_LANDSCAPE)
@@ -101,9 +102,10 @@ class SelfieSegmenter(Segmenter):
         height, width = rgb.shape[:2]
         spec, network = self.network_for(width, height)
         x = network_input(rgb, *spec.input_size, preprocessing=spec.preprocessing)
+        x = x.to(self.device, non_blocking=True)
         with self._inference_lock:
             logits = self._runtime(network, x)(x)
-        return torch.sigmoid(logits)[0, 0]
+        return torch.sigmoid(logits)[0, 0].cpu()  # refinement runs on the CPU
 
     @torch.inference_mode()
     def segment_rgb(self, rgb: np.ndarray) -> np.ndarray:
@@ -141,6 +143,10 @@ class SelfieSegmenter(Segmenter):
             runtime = _frozen(network, example)
             self._runtimes[key] = runtime
         return runtime
+
+    @torch.inference_mode()
+    def refine(self, rgb: torch.Tensor, prob: torch.Tensor, out: torch.Tensor) -> None:
+        self._refine(rgb, prob, out)
 
     def _refine(self, rgb: torch.Tensor, prob: torch.Tensor, out: torch.Tensor) -> None:
         if self.options.refine == "bilinear":
@@ -190,4 +196,4 @@ def _frozen(network: torch.nn.Module, example: torch.Tensor) -> torch.nn.Module:
 def _load_network(spec: WeightsSpec, config: EngineConfig) -> SelfieSegmentationNet:
     network = selfie_segmentation_net(load_weights(spec, config.model_dir))
     network.requires_grad_(False)
-    return network.to(memory_format=torch.channels_last)
+    return network.to(device=config.device, memory_format=torch.channels_last)

@@ -87,7 +87,7 @@ class TorchvisionSegmenter(Segmenter):
         self.preprocessing = TORCHVISION_WEIGHTS[arch].preprocessing
         if refine not in ("guided", "bilinear"):
             raise ValueError(f"refine must be 'guided' or 'bilinear', not {refine!r}")
-        self.refine = refine
+        self.refine_mode = refine
         # The probability map is ~2x the selfie network's 256 px: a wider radius in its
         # pixels covers the same share of the photo (not tuned: see the module notes).
         params = GuidedFilterParams(radius=4.0)
@@ -100,7 +100,8 @@ class TorchvisionSegmenter(Segmenter):
         self.min_person_fraction = min_person_fraction
         model = model_from_payload(payload)
         model.requires_grad_(False)
-        self.model = model.to(memory_format=torch.channels_last)
+        self.device = torch.device(config.device)
+        self.model = model.to(device=self.device, memory_format=torch.channels_last)
         self._inference_lock = threading.Lock()
 
     def network_size(self, width: int, height: int) -> tuple[int, int]:
@@ -113,9 +114,11 @@ class TorchvisionSegmenter(Segmenter):
         """Person probability (float32 hxw at the network's input size) of uint8 HxWx3."""
         height, width = self.network_size(rgb.shape[1], rgb.shape[0])
         x = network_input(rgb, height, width, preprocessing=self.preprocessing)
+        x = x.to(self.device, non_blocking=True)
         with self._inference_lock:
             logits = self.model(x)["out"]
-        return torch.softmax(logits, dim=1)[0, self.person_class].contiguous()
+        # Refinement runs on the CPU.
+        return torch.softmax(logits, dim=1)[0, self.person_class].contiguous().cpu()
 
     @torch.inference_mode()
     def segment_rgb(self, rgb: np.ndarray) -> np.ndarray:
@@ -129,8 +132,15 @@ class TorchvisionSegmenter(Segmenter):
         if person < self.min_person_fraction * prob.numel():
             return alpha
         out = torch.from_numpy(alpha)
-        if self.refine == "bilinear":
+        self._refine(photo, prob, out)
+        return alpha
+
+    @torch.inference_mode()
+    def refine(self, rgb: torch.Tensor, prob: torch.Tensor, out: torch.Tensor) -> None:
+        self._refine(rgb, prob, out)
+
+    def _refine(self, rgb: torch.Tensor, prob: torch.Tensor, out: torch.Tensor) -> None:
+        if self.refine_mode == "bilinear":
             upsample_bilinear(prob, out)
         else:
-            refine_guided(photo, prob, self.guided, out)
-        return alpha
+            refine_guided(rgb, prob, self.guided, out)

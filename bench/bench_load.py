@@ -1,0 +1,329 @@
+"""Load test of the real web command: composites/s, latency, reads under load, memory.
+
+    .venv/bin/python bench/bench_load.py [--seconds 15] [--levels 1,4,16] [--max-requests 400]
+        [--photo FILE] [--size 864x1152] [--web "gunicorn ..."] [--port 8765]
+
+Starts the Procfile's ``web`` command (or ``--web``) on 127.0.0.1 against a fresh SQLite
+database and media folder in a temporary directory (migrated, built-in backgrounds seeded,
+one user with an API token), then:
+
+1. first request after the start: the time from launching the command to the first
+   answered composite, and that composite's latency against a warm one;
+2. for each level of concurrent clients: ``POST /api/v1/composites/`` (the portrait on a
+   built-in background, JPEG out) for ``--seconds`` or ``--max-requests``, whichever comes
+   first: composites/s, p50, p99, errors;
+3. history reads (``GET /api/v1/composites/``) alone, then while 8 clients composite;
+4. memory of the master and each worker (``/proc/PID/smaps_rollup``: private = what the
+   process does not share, the cost of one more worker) after all those composites.
+
+The reference, measured in the same run: Pillow's decode + JPEG encode (q90) of the same
+photo, in this process; the service time of one composite is printed as a ratio to it.
+The load average is printed beside the figures (the machine may be shared).
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import io
+import os
+import shlex
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+PORTRAIT = ROOT.parent / "shared" / "data" / "portraits-dev" / "aiseg_1803191139-00000036.jpg"
+USER_SCRIPT = """
+from django.contrib.auth import get_user_model
+from accounts.services import token_create
+from backgrounds.models import Background
+user = get_user_model().objects.create_user("bench", password="bench-Password-1")
+print(token_create(user=user, name="bench")[1])
+print(Background.objects.filter(owner=None).order_by("name").first().pk)
+"""
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=15.0, help="per level (max 20)")
+    parser.add_argument("--levels", default="1,4,16")
+    parser.add_argument("--max-requests", type=int, default=400, help="per level")
+    parser.add_argument("--photo", default=str(PORTRAIT))
+    parser.add_argument("--size", default="864x1152", help="the photo is scaled to WxH")
+    parser.add_argument("--web", help="web command (default: the Procfile's)")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--workers", type=int, default=2, help="WEB_CONCURRENCY")
+    args = parser.parse_args(argv)
+    args.seconds = min(args.seconds, 20.0)
+    return args
+
+
+def photo_jpeg(path: str, size: str) -> bytes:
+    width, height = (int(v) for v in size.split("x"))
+    with Image.open(path) as image:
+        picture = image.convert("RGB").resize((width, height), Image.Resampling.LANCZOS)
+    out = io.BytesIO()
+    picture.save(out, "JPEG", quality=90)
+    return out.getvalue()
+
+
+def reference_ms(data: bytes, runs: int = 30) -> float:
+    """Pillow's decode + JPEG q90 encode of ``data``, median milliseconds."""
+    samples = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        with Image.open(io.BytesIO(data)) as image:
+            image.convert("RGB").save(io.BytesIO(), "JPEG", quality=90)
+        samples.append((time.perf_counter() - started) * 1000.0)
+    return statistics.median(samples)
+
+
+def web_command(args: argparse.Namespace) -> list[str]:
+    if args.web:
+        return shlex.split(args.web)
+    for line in (ROOT / "Procfile").read_text().splitlines():
+        if line.startswith("web:"):
+            return shlex.split(line.partition(":")[2])
+    raise SystemExit("no web: line in the Procfile")
+
+
+def environment(folder: Path, args: argparse.Namespace) -> dict[str, str]:
+    bin_dir = str(Path(sys.executable).parent)
+    return {
+        **os.environ,
+        "PATH": f"{bin_dir}:{os.environ.get('PATH', '')}",
+        "DATABASE_URL": f"sqlite:///{folder / 'db.sqlite3'}",
+        "MEDIA_ROOT": str(folder / "media"),
+        "VBG_ALLOW_INSECURE_KEY": "1",
+        "DEBUG": "0",
+        "SECURE_SSL_REDIRECT": "0",
+        "VBG_API_RATE_USER": "1000000/hour",
+        "VBG_API_RATE_COMPOSITE": "1000000/hour",
+        "PORT": str(args.port),
+        "HOST": "127.0.0.1",
+        "WEB_CONCURRENCY": str(args.workers),
+        "LOG_LEVEL": "WARNING",
+    }
+
+
+def prepare(env: dict[str, str]) -> tuple[str, str]:
+    """Migrate, seed, create the user; returns (token, background id)."""
+    manage = [sys.executable, str(ROOT / "manage.py")]
+    for command in (["migrate", "--noinput"], ["createcachetable"], ["seed_backgrounds"]):
+        subprocess.run([*manage, *command], env=env, cwd=ROOT, check=True, capture_output=True)
+    done = subprocess.run(
+        [*manage, "shell", "-c", USER_SCRIPT], env=env, cwd=ROOT, check=True,
+        capture_output=True, text=True,
+    )
+    token, background = done.stdout.split()[-2:]
+    return token, background
+
+
+@dataclass
+class Client:
+    port: int
+    token: str
+    background: str
+    photo: bytes
+    boundary: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+    def _request(self, method: str, path: str, body: bytes | None, headers: dict) -> int:
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
+        try:
+            connection.request(method, path, body=body, headers=headers)
+            response = connection.getresponse()
+            response.read()
+            return response.status
+        finally:
+            connection.close()
+
+    def composite(self) -> int:
+        parts = []
+        for name, value in (("background", self.background), ("format", "jpg")):
+            parts.append(
+                f'--{self.boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'
+                f"{value}\r\n".encode()
+            )
+        parts.append(
+            f'--{self.boundary}\r\nContent-Disposition: form-data; name="photo"; '
+            'filename="portrait.jpg"\r\nContent-Type: image/jpeg\r\n\r\n'.encode()
+            + self.photo + b"\r\n"
+        )
+        body = b"".join(parts) + f"--{self.boundary}--\r\n".encode()
+        headers = {
+            "Authorization": f"Token {self.token}",
+            "Content-Type": f"multipart/form-data; boundary={self.boundary}",
+        }
+        return self._request("POST", "/api/v1/composites/", body, headers)
+
+    def history(self) -> int:
+        headers = {"Authorization": f"Token {self.token}"}
+        return self._request("GET", "/api/v1/composites/", None, headers)
+
+
+def timed(call) -> tuple[float, int]:
+    started = time.perf_counter()
+    try:
+        status = call()
+    except OSError:
+        status = 0
+    return time.perf_counter() - started, status
+
+
+def run_clients(call, clients: int, seconds: float, max_requests: int) -> list[tuple[float, int]]:
+    """``clients`` threads calling ``call`` until the time or the request budget runs out."""
+    results: list[tuple[float, int]] = []
+    lock = threading.Lock()
+    deadline = time.perf_counter() + seconds
+
+    def loop() -> None:
+        while time.perf_counter() < deadline:
+            with lock:
+                if len(results) >= max_requests:
+                    return
+            sample = timed(call)
+            with lock:
+                results.append(sample)
+
+    threads = [threading.Thread(target=loop) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else float("nan")
+
+
+def summary(results: list[tuple[float, int]], seconds: float) -> str:
+    ok = [elapsed for elapsed, status in results if status == 201]
+    errors = len(results) - len(ok)
+    return (
+        f"{len(ok) / seconds:6.2f}/s  p50 {percentile(ok, 0.5):.3f} s  "
+        f"p99 {percentile(ok, 0.99):.3f} s  n={len(ok)} errors={errors}"
+    )
+
+
+def wait_until_up(client: Client, process: subprocess.Popen, limit: float = 120.0) -> None:
+    deadline = time.perf_counter() + limit
+    while time.perf_counter() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"the web command exited with {process.returncode}")
+        try:
+            client.history()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit("the web command did not answer in time")
+
+
+def process_memory(pid: int) -> dict[str, int]:
+    """kB from /proc/PID/smaps_rollup: Rss, Pss and Private (clean + dirty)."""
+    fields: dict[str, int] = {}
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]:
+        name, _, rest = line.partition(":")
+        fields[name] = int(rest.split()[0])
+    private = fields.get("Private_Clean", 0) + fields.get("Private_Dirty", 0)
+    return {"rss": fields.get("Rss", 0), "pss": fields.get("Pss", 0), "private": private}
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        text = (task / "children").read_text().split()
+        found.extend(int(child) for child in text)
+    return sorted(found)
+
+
+def report_memory(master: int) -> None:
+    for label, pid in [("master", master)] + [(f"worker {p}", p) for p in children(master)]:
+        memory = process_memory(pid)
+        print(
+            f"  {label:14s} rss {memory['rss'] / 1024:7.1f} MB  pss {memory['pss'] / 1024:7.1f} MB"
+            f"  private {memory['private'] / 1024:7.1f} MB"
+        )
+
+
+def first_request(client: Client, launched: float) -> None:
+    first, status = timed(client.composite)
+    print(f"start -> first composite answered: {time.perf_counter() - launched:.2f} s")
+    warm = [timed(client.composite)[0] for _ in range(5)]
+    print(
+        f"first composite {first:.3f} s (status {status}), warm median "
+        f"{statistics.median(warm):.3f} s: ratio {first / statistics.median(warm):.2f}"
+    )
+
+
+def measure(client: Client, args: argparse.Namespace, reference: float) -> int:
+    single = [timed(client.composite)[0] * 1000.0 for _ in range(10)]
+    service = statistics.median(single)
+    print(
+        f"one composite over HTTP: {service:.1f} ms median; reference (Pillow decode+encode) "
+        f"{reference:.1f} ms: ratio {service / reference:.1f}x"
+    )
+    total = 16
+    for level in (int(v) for v in args.levels.split(",")):
+        started = time.perf_counter()
+        results = run_clients(client.composite, level, args.seconds, args.max_requests)
+        elapsed = time.perf_counter() - started
+        total += len(results)
+        print(f"{level:3d} clients: {summary(results, elapsed)}  load {os.getloadavg()[0]:.2f}")
+    idle = run_clients(client.history, 1, 3.0, 100)
+    print(f"history read idle: p50 {percentile([e for e, _ in idle], 0.5) * 1000:.0f} ms")
+    reads: list[tuple[float, int]] = []
+    reader = threading.Thread(
+        target=lambda: reads.extend(run_clients(client.history, 1, args.seconds, 1000))
+    )
+    reader.start()
+    busy = run_clients(client.composite, 8, args.seconds, args.max_requests)
+    reader.join()
+    total += len(busy)
+    read_times = [elapsed for elapsed, status in reads if status == 200]
+    print(
+        f"history read while 8 clients composite: p50 {percentile(read_times, 0.5) * 1000:.0f} ms"
+        f"  p99 {percentile(read_times, 0.99) * 1000:.0f} ms  n={len(read_times)}"
+        f"  (composites {summary(busy, args.seconds)})"
+    )
+    return total
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    photo = photo_jpeg(args.photo, args.size)
+    reference = reference_ms(photo)
+    print(f"photo {args.size} JPEG {len(photo) // 1024} kB; load {os.getloadavg()}")
+    with tempfile.TemporaryDirectory(prefix="bench-load-") as folder:
+        env = environment(Path(folder), args)
+        token, background = prepare(env)
+        command = web_command(args)
+        print("web:", " ".join(command))
+        launched = time.perf_counter()
+        process = subprocess.Popen(command, env=env, cwd=ROOT, start_new_session=True)
+        try:
+            client = Client(args.port, token, background, photo)
+            wait_until_up(client, process)
+            first_request(client, launched)
+            total = measure(client, args, reference)
+            print(f"memory after {total} composites (smaps_rollup):")
+            report_memory(process.pid)
+        finally:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=30)
+    print(f"load average at the end: {os.getloadavg()}")
+
+
+if __name__ == "__main__":
+    main()
