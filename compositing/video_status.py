@@ -23,5 +23,11 @@ def video_urls(composite: Composite) -> dict[str, str | None]:
 
 
 def video_job_json(composite: Composite) -> dict[str, Any]:
-    """``video_progress`` (no queries) plus :func:`video_urls`."""
-    return {**video_progress(composite), **video_urls(composite)}
+    """``video_progress`` (no queries) plus :func:`video_urls` and ``status_label``, the
+    status as the page's details show it ("Queued", "Running"...), so the script can keep
+    the details in step with the progress bar."""
+    return {
+        **video_progress(composite),
+        "status_label": composite.get_status_display(),
+        **video_urls(composite),
+    }

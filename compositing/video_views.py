@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from compositing import services
 from compositing.forms import DEFAULT_COLOR, VideoForm
+from compositing.models import Composite
 from compositing.picker import picker_context
 from compositing.video_status import video_job_json, video_urls
 from vbgsite.errors import AppError, NotFound
@@ -54,7 +55,8 @@ def status(request: HttpRequest, composite_id: str) -> JsonResponse:
         composite = services.composite_get(user=request.user, composite_id=composite_id)
     except NotFound as error:
         return JsonResponse(error.as_dict(), status=error_status(error))
-    response = JsonResponse({**progress, **video_urls(composite)})
+    label = {"status_label": Composite.Status(progress["status"]).label}  # as its status
+    response = JsonResponse({**progress, **label, **video_urls(composite)})
     response["Cache-Control"] = "no-store"
     return response
 

@@ -10,8 +10,11 @@ library), ``mode="color"`` with ``color`` (``"#RRGGBB"``), ``"blur"`` or ``"tran
 - a bad colour -> InvalidColor (400);
 - an id that is malformed, another person's, or unknown -> NotFound (404); a library
   background whose image has gone from storage -> NotFound (404);
-- an unreadable upload -> InvalidImage and its subclasses, FileTooLarge;
-- saving to a full library -> QuotaExceeded (403).
+- an unreadable upload -> InvalidImage and its subclasses, FileTooLarge.
+
+Asking to save a one-off upload to a full library is not an error: the composite is
+still made, the background is kept with it alone, and the composite carries a notice
+saying so (``composite_notices``).
 """
 
 from __future__ import annotations
@@ -34,12 +37,26 @@ from compositing.services.uploads import (
     stored_image_decode,
     upload_display_name,
 )
-from vbgsite.errors import InvalidColor, InvalidOption, NotFound
+from vbgsite.errors import InvalidColor, InvalidOption, NotFound, QuotaExceeded
 
 # A one-off background is stored with the composite (shown on its page) at this JPEG
 # quality, the same as library backgrounds.
 ONE_OFF_QUALITY = 90
 MISSING_IMAGE = "This background's image is no longer available."
+LIBRARY_FULL_NOTICE = (
+    "{reason} This background was not added to it; it is kept with this composite only."
+)
+
+
+def composite_notice_add(composite: Composite, message: str) -> None:
+    """Tell the person something about ``composite`` that did not stop it (shown once, after
+    the request that made it; not stored)."""
+    composite.notices = [*composite_notices(composite), message]
+
+
+def composite_notices(composite: Composite) -> list[str]:
+    """The notices a service attached to ``composite`` while making it (``[]`` if none)."""
+    return list(getattr(composite, "notices", []))
 
 
 @dataclass(frozen=True)
@@ -143,15 +160,19 @@ def background_attach(
     """Point ``composite`` at its background before it is stored.
 
     save_upload: the one-off upload, when the person asked to add it to their library: it
-        is saved now (quota applies) and ``undo`` learns to delete it again.
+        is saved now and ``undo`` learns to delete it again. With the library full, it is
+        kept as a one-off instead and ``composite`` gets a notice saying so.
     one_off: the one-off image to keep with the composite (photos keep it covered to the
         photo's size, videos as uploaded); ignored for library backgrounds.
     Returns the files to store with the composite: ``{"background_image": (JPEG, "jpg")}``
     for a one-off that is not saved to the library, else nothing.
     """
     if save_upload is not None:
-        composite.background = _save_to_library(user=user, upload=save_upload, undo=undo)
-        return {}
+        try:
+            composite.background = _save_to_library(user=user, upload=save_upload, undo=undo)
+            return {}
+        except QuotaExceeded as full:  # still make the composite, with the one-off kept
+            composite_notice_add(composite, LIBRARY_FULL_NOTICE.format(reason=full.message))
     if background.library is not None:
         composite.background = background.library
         return {}

@@ -11,6 +11,9 @@
     var percent = job.querySelector("[data-percent]");
     var frames = job.querySelector("[data-frames]");
     var label = job.querySelector("[data-state-label]");
+    // The "Status" line of the details, kept in step with the bar (it said "Queued" while
+    // the bar moved).
+    var statusText = document.querySelector("[data-status-text]");
     var cancelForm = job.querySelector("[data-cancel-form]");
     var failures = 0;
 
@@ -25,6 +28,9 @@
       if (percent) percent.textContent = Math.floor(data.progress) + " %";
       if (frames && data.frames_total) {
         frames.textContent = "Frame " + data.frames_done + " of " + data.frames_total + eta(data.eta_seconds);
+      }
+      if (statusText && data.status_label) {
+        statusText.textContent = data.cancel_requested && !data.finished ? "Cancelling…" : data.status_label;
       }
       if (label) {
         label.textContent = data.status === "queued" ? "Waiting for a worker…"

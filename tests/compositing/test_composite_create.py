@@ -10,6 +10,7 @@ from PIL import Image
 
 from compositing.models import Composite
 from compositing.services import composite_create
+from compositing.services.background_choice import composite_notices
 from tests.compositing.conftest import (
     astronaut,
     background_jpeg,
@@ -19,7 +20,7 @@ from tests.compositing.conftest import (
     stored_names,
     upload,
 )
-from vbgsite.errors import NoPerson, NotFound, QuotaExceeded
+from vbgsite.errors import NoPerson, NotFound
 
 pytestmark = pytest.mark.django_db
 
@@ -224,16 +225,26 @@ def test_failed_row_insert_removes_files_and_the_saved_background(
     assert stored_names(folder=f"users/{user.pk}") == []
 
 
-def test_quota_reached_when_saving_background(user, real_model, tmp_media, settings):
+def test_full_library_still_composites_and_says_the_background_was_not_saved(
+    user, real_model, tmp_media, settings
+):
+    """Issue 14, defect 9: "Also save it to my library" with a full library failed the
+    whole composite; now the composite is made, the background kept with it alone."""
     settings.VBG_BACKGROUND_QUOTA = 1
     make_background(user, name="Already one")
-    with pytest.raises(QuotaExceeded):
-        composite_create(
-            user=user,
-            photo=upload(portrait_jpeg()),
-            mode="image",
-            background_file=upload(background_jpeg()),
-            save_background=True,
-        )
-    assert not Composite.objects.exists()
-    assert user.backgrounds.count() == 1
+    composite = composite_create(
+        user=user,
+        photo=upload(portrait_jpeg()),
+        mode="image",
+        background_file=upload(background_jpeg()),
+        save_background=True,
+    )
+    assert composite.status == Composite.Status.DONE
+    assert user.backgrounds.count() == 1  # nothing added
+    assert composite.background is None
+    assert composite.background_image  # the one-off is kept with the composite
+    [notice] = composite_notices(composite)
+    assert "library is full" in notice
+    assert "kept with this composite only" in notice
+    stored = Composite.objects.get(pk=composite.pk)
+    assert stored.background_image.name == composite.background_image.name
