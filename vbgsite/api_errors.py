@@ -42,7 +42,8 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
-from vbgsite.errors import AppError
+from vbgsite.dependencies import dependency_failure
+from vbgsite.errors import AppError, ServiceUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -108,6 +109,9 @@ def _to_api_exception(exc: Exception) -> exceptions.APIException | AppError | No
     """Django's own exceptions, as the API exception they mean; None if not ours to map."""
     if isinstance(exc, AppError | exceptions.APIException):
         return exc
+    unavailable = dependency_failure(exc)  # storage or database timed out: 503
+    if unavailable is not None:
+        return unavailable
     if isinstance(exc, Http404):
         return exceptions.NotFound()
     if isinstance(exc, PermissionDenied):
@@ -136,6 +140,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         status_code = mapped.http_status
         if status_code >= 500:
             logger.error("API answered %s %s: %s", status_code, mapped.code, mapped.message)
+        if isinstance(mapped, ServiceUnavailable):
+            headers["Retry-After"] = str(mapped.retry_after)
     elif isinstance(mapped, exceptions.APIException):
         body = _api_exception_body(mapped)
         status_code = mapped.status_code

@@ -22,7 +22,8 @@ Hierarchy (catch the base class to handle them all)::
     ├── NoPerson            no_person                422  no person found in the photo
     ├── QuotaExceeded       quota_exceeded           403  background library full
     ├── NotFound            not_found                404  missing, or another user's
-    └── ModelUnavailable    model_unavailable        503  model not installed (server side)
+    ├── ModelUnavailable    model_unavailable        503  model not installed (server side)
+    └── ServiceUnavailable  service_unavailable      503  storage or database did not answer in time
 
 ``UnsupportedMediaType`` subclasses ``InvalidImage`` so that ``except InvalidImage`` keeps
 catching everything ``load_image`` raises (the contract in ARCHITECTURE.md).
@@ -129,3 +130,18 @@ class ModelUnavailable(AppError):
     code = "model_unavailable"
     http_status = 503
     default_message = "The segmentation model is not installed on this server."
+
+
+class ServiceUnavailable(AppError):
+    """Storage (S3) or the database did not answer within its timeout, or refused us.
+
+    Raised for the request in hand (``vbgsite.dependencies``); ``retry_after`` is a hint in
+    seconds. Nothing of the request was kept (services undo what they wrote)."""
+
+    code = "service_unavailable"
+    http_status = 503
+    default_message = (
+        "The service is briefly unavailable: our storage or database did not answer in time. "
+        "Nothing was saved; please try again in a moment."
+    )
+    retry_after = 5

@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from botocore.config import Config as BotoConfig
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
@@ -79,12 +80,15 @@ INSTALLED_APPS = [
     "accounts",
     "backgrounds",
     "compositing",
+    "vbgsite.apps.VbgsiteConfig",  # the database query deadline (vbgsite/dependencies.py)
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Storage/database timeouts -> a 503 page or JSON (sessions and auth below read the DB).
+    "vbgsite.dependencies.DependencyFailureMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -122,6 +126,21 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+# A database that does not answer fails the request within seconds (a 503): connect
+# timeout, the server's statement_timeout, and a client-side deadline a little after it
+# (vbgsite/dependencies.py: a frozen server or network never answers a timeout).
+DB_CONNECT_TIMEOUT = env_int("DB_CONNECT_TIMEOUT", 5, minimum=1)
+DB_STATEMENT_TIMEOUT_MS = env_int("DB_STATEMENT_TIMEOUT_MS", 10_000, minimum=0)
+DB_QUERY_DEADLINE_SECONDS = env_int(
+    "DB_QUERY_DEADLINE_SECONDS", DB_STATEMENT_TIMEOUT_MS // 1000 + 5, minimum=1
+)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "connect_timeout": DB_CONNECT_TIMEOUT,
+            "options": f"-c statement_timeout={DB_STATEMENT_TIMEOUT_MS}",
+        }
+    )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL + a busy timeout let the web process and the task worker share one file.
     DATABASES["default"]["OPTIONS"] = {
@@ -203,6 +222,11 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 # through short-lived presigned URLs.
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "media")))
 AWS_STORAGE_BUCKET_NAME = env_str("AWS_STORAGE_BUCKET_NAME")
+# S3 that does not answer fails the request within seconds (a 503), not when gunicorn
+# kills the worker: connect and read timeouts (seconds) and attempts in all per call.
+AWS_S3_CONNECT_TIMEOUT = env_int("AWS_S3_CONNECT_TIMEOUT", 3, minimum=1)
+AWS_S3_READ_TIMEOUT = env_int("AWS_S3_READ_TIMEOUT", 5, minimum=1)
+AWS_S3_MAX_ATTEMPTS = env_int("AWS_S3_MAX_ATTEMPTS", 2, minimum=1)
 if AWS_STORAGE_BUCKET_NAME:
     DEFAULT_STORAGE = {
         "BACKEND": "storages.backends.s3.S3Storage",
@@ -218,6 +242,13 @@ if AWS_STORAGE_BUCKET_NAME:
             "file_overwrite": False,
             "addressing_style": env_str("AWS_S3_ADDRESSING_STYLE") or None,
             "signature_version": "s3v4",
+            "client_config": BotoConfig(
+                signature_version="s3v4",
+                connect_timeout=AWS_S3_CONNECT_TIMEOUT,
+                read_timeout=AWS_S3_READ_TIMEOUT,
+                retries={"max_attempts": AWS_S3_MAX_ATTEMPTS, "mode": "standard"},
+                s3={"addressing_style": env_str("AWS_S3_ADDRESSING_STYLE") or None},
+            ),
         },
     }
 else:

@@ -20,6 +20,7 @@ from django.core.files.storage import Storage
 from django.db import models, transaction
 from django.db.models.fields.files import FieldFile
 
+from vbgsite.dependencies import dependency_failure
 from vbgsite.errors import NotFound
 
 logger = logging.getLogger(__name__)
@@ -31,6 +32,9 @@ def stored_file_read(file: FieldFile, *, missing: str) -> bytes:
         with file.storage.open(file.name, "rb") as handle:
             return handle.read()
     except OSError as exc:  # FileNotFoundError, and S3's errors for a missing key
+        unavailable = dependency_failure(exc)  # botocore's timeouts are OSErrors too
+        if unavailable is not None:
+            raise unavailable from exc
         logger.warning("stored file %s is missing: %r", file.name, exc)
         raise NotFound(missing) from exc
 
