@@ -131,10 +131,13 @@ def delete_account(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         throttle.record(scope=DELETE_SCOPE, name=name, ip=ip)
         return render(request, "accounts/delete.html", {"form": form}, status=400)
-    user = request.user
     throttle.clear(scope=DELETE_SCOPE, name=name, ip=ip)
-    logout(request)
-    services.account_delete(user=user)
+    try:
+        services.account_delete(user=request.user)
+    except AppError as error:  # storage down: nothing changed, still signed in (hole 9)
+        messages.error(request, error.message)
+        return render(request, "accounts/delete.html", {"form": form}, status=error_status(error))
+    logout(request)  # only once the account is gone
     messages.success(request, "Your account and all your files have been deleted.")
     return redirect("accounts:signup")
 

@@ -54,7 +54,7 @@ from vbgsite.api_schema import ErrorSerializer
 from vbgsite.errors import InvalidOption
 from vbgsite.parsers import JSONParser  # refuses over-deep JSON (400)
 from vbgsite.responses import stored_file_response
-from vbgsite.throttles import AnonRateThrottle, CompositeRateThrottle, UserRateThrottle
+from vbgsite.throttles import AnonRateThrottle, UserRateThrottle
 
 IMAGE_TYPES = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
 _FORMAT_FOR_TYPE = {media_type: fmt for fmt, media_type in IMAGE_TYPES.items()}
@@ -161,7 +161,8 @@ class CompositeViewSet(
     serializer_class = CompositeSerializer
     renderer_classes = [JSONRenderer]
     pagination_class = ApiPagination
-    throttle_classes = [UserRateThrottle, AnonRateThrottle, CompositeRateThrottle]
+    # The ``composite`` rate is taken by the services (shared with the studio).
+    throttle_classes = [UserRateThrottle, AnonRateThrottle]
     lookup_value_regex = "[0-9a-fA-F-]{32,36}"
     content_negotiation_class = AcceptHeaderNegotiation
 

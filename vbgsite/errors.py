@@ -2,8 +2,8 @@
 a status.
 
 No Django here: the pure modules (``imaging``, ``compose``, the video pipeline) raise these
-too, and every app (accounts, backgrounds, compositing) subclasses ``AppError`` for its own. Every interface
-maps them in one place: the website turns ``error.message`` into a page message with
+too, and every app (accounts, backgrounds, compositing) subclasses ``AppError`` for its own.
+Every interface maps them in one place: the website turns ``error.message`` into a page message with
 ``error.http_status``; the API answers ``{"code": error.code, "detail": error.message}``.
 
 Hierarchy (catch the base class to handle them all)::
@@ -21,6 +21,7 @@ Hierarchy (catch the base class to handle them all)::
     ├── InvalidOption       invalid_option           400  unknown mode / format, missing background
     ├── NoPerson            no_person                422  no person found in the photo
     ├── QuotaExceeded       quota_exceeded           403  background library full
+    ├── RateLimited         throttled                429  too many composites (retry_after)
     ├── NotFound            not_found                404  missing, or another user's
     ├── ModelUnavailable    model_unavailable        503  model not installed (server side)
     └── ServiceUnavailable  service_unavailable      503  storage or database did not answer in time
@@ -118,6 +119,21 @@ class QuotaExceeded(AppError):
     code = "quota_exceeded"
     http_status = 403
     default_message = "Your background library is full. Delete a background to add another."
+
+
+class RateLimited(AppError):
+    """Over a rate limit; ``retry_after`` is whole seconds until one more is allowed."""
+
+    code = "throttled"
+    http_status = 429
+    default_message = "Too many requests; please wait a moment."
+
+    def __init__(self, message: str | None = None, *, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+    def as_dict(self) -> dict[str, str]:
+        return {**super().as_dict(), "retry_after": self.retry_after}  # type: ignore[dict-item]
 
 
 class NotFound(AppError):

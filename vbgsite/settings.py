@@ -95,6 +95,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # X-RateLimit-* on API answers (and Retry-After on a 429), from vbgsite.rate_limits.
+    "vbgsite.rate_limits.RateLimitHeadersMiddleware",
 ]
 
 ROOT_URLCONF = "vbgsite.urls"

@@ -5,6 +5,8 @@ set (see settings): never per-process memory, so every worker and every dyno see
 counts. Rates come from ``REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]`` (environment variables
 ``VBG_API_RATE_USER``, ``VBG_API_RATE_COMPOSITE``, ``VBG_API_RATE_ANON``,
 ``VBG_API_RATE_AUTH``), read on each request so a settings override takes effect at once.
+The windows are ``vbgsite.rate_limits``'s: the ``composite`` scope (model work) is not a
+throttle here but is taken by the composite services, so the studio and the API share it.
 
 A refused request gets 429 with ``Retry-After`` (seconds) from ``vbgsite.api_errors``.
 If the cache itself fails (for example its table was never created) the request is let
@@ -13,18 +15,16 @@ through and the failure is logged: a broken rate limiter must not break the API.
 
 from __future__ import annotations
 
-import logging
-
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
 from accounts.throttle import client_ip
-
-logger = logging.getLogger(__name__)
+from vbgsite.rate_limits import rate_take
 
 
 class _SharedCacheRateThrottle(SimpleRateThrottle):
-    """DRF's sliding-window throttle, with rates read per request and a safe ``wait()``."""
+    """A DRF throttle counting in ``vbgsite.rate_limits`` (the window the services use too),
+    so its state feeds the ``X-RateLimit-*`` headers."""
 
     def get_rate(self) -> str | None:
         # DRF binds THROTTLE_RATES at import time; read the live setting instead.
@@ -37,20 +37,17 @@ class _SharedCacheRateThrottle(SimpleRateThrottle):
         return client_ip(request)
 
     def allow_request(self, request, view) -> bool:
-        try:
-            return super().allow_request(request, view)
-        except Exception:
-            logger.exception("rate limit cache unavailable; letting the request through")
+        key = self.get_cache_key(request, view)
+        if key is None:
             return True
+        ident = key.removeprefix(self.cache_format % {"scope": self.scope, "ident": ""})
+        self.state = rate_take(self.scope, ident)
+        return self.state is None or self.state.allowed  # None: no rate, or cache down
 
     def wait(self) -> float:
         """Seconds until one more request will be allowed (at least 1)."""
-        history = getattr(self, "history", None) or []
-        if len(history) < self.num_requests:
-            return 1.0
-        # The request that frees a slot is the num_requests-th most recent one.
-        oldest_counted = history[self.num_requests - 1]
-        return max(1.0, self.duration - (self.now - oldest_counted))
+        state = getattr(self, "state", None)
+        return float(state.retry_after) if state is not None else 1.0
 
 
 class UserRateThrottle(_SharedCacheRateThrottle):
@@ -73,20 +70,6 @@ class AnonRateThrottle(_SharedCacheRateThrottle):
         if request.user and request.user.is_authenticated:
             return None
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
-
-
-class CompositeRateThrottle(_SharedCacheRateThrottle):
-    """Model work (create and re-composite) per user (scope ``composite``), on top of ``user``.
-
-    Only POSTs count, so reading history and downloading results does not use it up.
-    """
-
-    scope = "composite"
-
-    def get_cache_key(self, request, view) -> str | None:
-        if request.method != "POST" or not request.user or not request.user.is_authenticated:
-            return None
-        return self.cache_format % {"scope": self.scope, "ident": request.user.pk}
 
 
 class TokenObtainRateThrottle(_SharedCacheRateThrottle):

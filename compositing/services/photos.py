@@ -45,6 +45,7 @@ from compositing.services.background_choice import (
     background_resolve,
 )
 from compositing.services.composites import composite_get
+from compositing.services.rate_limits import composite_rate_take
 from compositing.services.stored_files import (
     FileData,
     Undo,
@@ -106,8 +107,10 @@ def composite_create(
     Raises InvalidImage (and its subclasses ImageTooSmall, ImageTooLarge,
     UnsupportedMediaType), FileTooLarge, InvalidOption, InvalidColor, NoPerson (no person
     in the photo), NotFound (background not visible to the user), QuotaExceeded
-    (save_background with a full library), ModelUnavailable. Nothing is stored on failure.
+    (save_background with a full library), ModelUnavailable, RateLimited (over the
+    ``composite`` rate, counted before any work). Nothing is stored on failure.
     """
+    composite_rate_take(user=user)
     request = _PhotoRequest(user=user, save_upload=background_file if save_background else None)
     request.check(
         mode=mode,
@@ -161,6 +164,7 @@ def composite_recomposite(
     """
     request = _PhotoRequest(user=user, save_upload=background_file if save_background else None)
     original = composite_get(user=user, composite_id=composite_id)
+    composite_rate_take(user=user)
     if original.kind != Composite.Kind.IMAGE or original.status != Composite.Status.DONE:
         raise InvalidOption("Only finished photo composites can be re-composited.")
     if not original.mask or not original.source:

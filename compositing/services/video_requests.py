@@ -26,6 +26,7 @@ from compositing.services.background_choice import (
     background_resolve,
 )
 from compositing.services.composites import composite_get
+from compositing.services.rate_limits import composite_rate_take
 from compositing.services.stored_files import Undo, files_store_then_insert
 from compositing.services.uploads import upload_display_name
 from compositing.services.video_queue import video_task_enqueue
@@ -64,9 +65,10 @@ def composite_create_video(
     The check is quick (a probe that decodes one frame); the work runs on the task worker
     (``compositing.tasks.composite_video_task``), enqueued when the transaction commits.
     Raises InvalidVideo, VideoTooLong, VideoTooLarge, FileTooLarge, InvalidOption, InvalidColor,
-    InvalidImage (background upload), NotFound (background), QuotaExceeded. Nothing is
-    stored on failure.
+    InvalidImage (background upload), NotFound (background), QuotaExceeded, RateLimited
+    (over the ``composite`` rate, counted first). Nothing is stored on failure.
     """
+    composite_rate_take(user=user)
     choice = _check_video_options(
         mode=mode,
         background_id=background_id,
