@@ -8,6 +8,8 @@ The studio part of the keyboard journey comes with the studio editor (issue 11).
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from django.core.files.base import ContentFile
 from playwright.sync_api import expect
@@ -15,6 +17,7 @@ from playwright.sync_api import expect
 from accounts.services import token_create
 from compositing.models import Composite
 from tests.accounts.factories import jpeg, make_composite
+from tests.browser.conftest import Shots
 from tests.compositing.test_error_pages import video
 from tests.conftest import PASSWORD
 
@@ -164,3 +167,34 @@ def test_video_details_follow_the_job(browser_page, live_server, user):
     Composite.objects.filter(pk=job.pk).update(status="running", progress=15.0)
     expect(page.locator("[data-percent]")).to_have_text("15 %")  # the bar moved...
     assert page.text_content("[data-status-text]") == "Running"  # ...and so did the details
+
+
+@pytest.mark.skipif(not os.environ.get("VBG_SCREENSHOT_DIR"), reason="VBG_SCREENSHOT_DIR not set")
+def test_screenshots_of_the_pages_issue_14_changed(browser_page, live_server, user):
+    page = browser_page
+    shots = Shots(page)
+    done = make_composite(user)
+    done.thumbnail.save("portrait.jpg", ContentFile(jpeg(300, 400, "slategray")), save=True)
+    running = video(user, "running")
+    Composite.objects.filter(pk=running.pk).update(progress=15.0)
+    token_create(user=user, name="laptop script")
+    pages = [
+        ("password-reset", "/accounts/password/reset/", False),
+        ("sign-in", "/accounts/login/", False),
+        ("account", "/accounts/", True),
+        ("delete-account", "/accounts/delete/", True),
+        ("tokens", "/accounts/tokens/", True),
+        ("history", "/history/", True),
+        ("delete-composite", f"/history/{done.pk}/delete/", True),
+        ("video-running", f"/history/{running.pk}/", True),
+        ("not-found", "/no/such/page/", True),
+    ]
+    for size_name, size in (("desktop", DESKTOP), ("phone", PHONE)):
+        page.set_viewport_size(size)
+        for name, path, signed_in in pages:
+            if signed_in and "sessionid" not in {c["name"] for c in page.context.cookies()}:
+                sign_in_by_keyboard(page, live_server.url, user.username)
+            if not signed_in:
+                page.context.clear_cookies()
+            page.goto(f"{live_server.url}{path}")
+            shots(f"{name}-{size_name}")
