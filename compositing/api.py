@@ -35,6 +35,7 @@ from rest_framework.reverse import reverse
 
 from compositing.models import Composite
 from compositing.serializers import (
+    PLACEMENT_FIELDS,
     CompositeCreateSerializer,
     CompositeSerializer,
     RecompositeSerializer,
@@ -169,6 +170,7 @@ class CompositeViewSet(
     def get_queryset(self):
         return (
             Composite.objects.for_user(self.request.user)
+            .history()
             .select_related("background")
             .order_by("-created", "-pk")
         )
@@ -232,6 +234,11 @@ class CompositeViewSet(
             options["output_format"] = fmt
         return options
 
+    @staticmethod
+    def _placement(data: dict[str, Any]) -> dict[str, Any]:
+        """The placement options sent (raw; ``compositing.services.placement`` checks them)."""
+        return {name: data[name] for name in PLACEMENT_FIELDS if name in data}
+
     def _wants_image(self) -> bool:
         return isinstance(getattr(self.request, "accepted_renderer", None), ImageRenderer)
 
@@ -266,7 +273,10 @@ class CompositeViewSet(
         description=(
             "Upload a portrait (`photo`) and choose one background: `background` (a library"
             " id), `background_image` (a file, used once unless `save_background=true`),"
-            " `color` (`#RRGGBB`), `mode=blur` or `mode=transparent`. Answers the composite"
+            " `color` (`#RRGGBB`), `mode=blur` or `mode=transparent`; optionally place it:"
+            " `output_size`, `background_focus`, `background_zoom`, `background_mirror`,"
+            " `scale`, `position`, `crop`, `crop_margin`, `channels`, `blur_strength`."
+            " Answers the composite"
             " as JSON, or with `Accept: image/*` (or `image/png`...) the image bytes"
             " themselves; then a `format` that is not given follows the Accept header."
         ),
@@ -289,6 +299,7 @@ class CompositeViewSet(
         composite = composite_create(
             user=request.user,
             photo=form.validated_data["photo"],
+            placement=self._placement(form.validated_data),
             **self._background_options(form.validated_data),
         )
         return self._answer(composite, status.HTTP_201_CREATED)
@@ -299,6 +310,11 @@ class CompositeViewSet(
             raise InvalidOption(
                 "A video is processed in the background: ask for JSON (the default) and"
                 " download result_url when the composite is done."
+            )
+        sent = {name for name in PLACEMENT_FIELDS if name in self.request.data}
+        if sent:
+            raise InvalidOption(
+                f"{sorted(sent)[0]} is a photo option; videos keep their own size and framing."
             )
         options = self._background_options(data)
         options["output_format"] = data.get("format") or "mp4"
@@ -326,7 +342,8 @@ class CompositeViewSet(
         description=(
             "A new history entry from this composite's stored photo and mask, on another"
             " background: the segmentation model is not run again (`timings.mask_reused`)."
-            " Same background options as creating; `format` defaults to the original's."
+            " Same background and placement options as creating (placement options not"
+            " sent take their defaults); `format` defaults to the original's."
         ),
         request={
             "multipart/form-data": RecompositeSerializer,
@@ -342,7 +359,10 @@ class CompositeViewSet(
         form = RecompositeSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         composite = composite_recomposite(
-            user=request.user, composite_id=pk, **self._background_options(form.validated_data)
+            user=request.user,
+            composite_id=pk,
+            placement=self._placement(form.validated_data),
+            **self._background_options(form.validated_data),
         )
         return self._answer(composite, status.HTTP_201_CREATED)
 

@@ -62,7 +62,83 @@ class BackgroundChoiceForm(forms.Form):
         return self.cleaned_data.get("output_format") or None
 
 
-class StudioForm(BackgroundChoiceForm):
+def _optional(max_length: int = 32) -> forms.CharField:
+    # Raw text: compositing.services.placement parses and checks every value, so the
+    # website and the API answer the same value with the same message.
+    return forms.CharField(max_length=max_length, required=False, strip=True)
+
+
+class PhotoOptionsForm(BackgroundChoiceForm):
+    """The background, the format and the placement (the detail page's re-composite form).
+
+    The page shows ``output_size`` as presets plus ``output_size_custom`` (``WxH``), and the
+    background focus as two sliders; they are combined into the service's names here.
+    """
+
+    output_size = _optional()
+    output_size_custom = _optional()
+    background_focus_x = _optional(8)
+    background_focus_y = _optional(8)
+    background_zoom = _optional(8)
+    background_mirror = _optional(8)
+    scale = _optional(8)
+    position = _optional()
+    crop = _optional(8)
+    crop_margin = _optional()
+    channels = _optional(8)
+    blur_strength = _optional(8)
+
+    def placement_options(self) -> dict[str, Any]:
+        """The raw placement options, by the API's names (empty ones left out)."""
+        data = self.cleaned_data
+        size = data.get("output_size") or ""
+        if size == "custom":
+            size = data.get("output_size_custom") or ""
+        focus = ""
+        if data.get("background_focus_x") or data.get("background_focus_y"):
+            x = data.get("background_focus_x") or "50"
+            focus = f"{x},{data.get('background_focus_y') or '50'}"
+        raw = {
+            "output_size": size,
+            "background_focus": focus,
+            **{key: data.get(key) for key in _PLAIN_OPTIONS},
+        }
+        if raw["blur_strength"] and self.service_kwargs_mode() != Composite.Mode.BLUR:
+            raw["blur_strength"] = ""  # the slider is always sent; it only matters for blur
+        return {key: value for key, value in raw.items() if value}
+
+    def service_kwargs_mode(self) -> str:
+        choice = self.cleaned_data["background"].strip()
+        return SPECIAL_CHOICES.get(choice, Composite.Mode.IMAGE)
+
+    def service_kwargs(self) -> dict[str, Any]:
+        kwargs = super().service_kwargs()
+        kwargs["placement"] = self.placement_options()
+        return kwargs
+
+
+_PLAIN_OPTIONS = (
+    "background_zoom",
+    "background_mirror",
+    "scale",
+    "position",
+    "crop",
+    "crop_margin",
+    "channels",
+    "blur_strength",
+)
+
+
+class DraftForm(forms.Form):
+    """The studio's first step when scripts run: the photo alone, made into a draft."""
+
+    photo = forms.FileField(
+        allow_empty_file=True,
+        error_messages={"required": "Choose a photo to upload."},
+    )
+
+
+class StudioForm(PhotoOptionsForm):
     """A new composite: the portrait plus the background choice."""
 
     # allow_empty_file: a zero-byte file reaches the service, which says what is wrong

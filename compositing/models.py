@@ -35,6 +35,10 @@ class CompositeQuerySet(models.QuerySet):
             return self.none()
         return self.filter(owner=user)
 
+    def history(self) -> "CompositeQuerySet":
+        """What history pages and lists show: everything but studio drafts."""
+        return self.exclude(status=Composite.Status.DRAFT)
+
 
 class Composite(models.Model):
     class Kind(models.TextChoices):
@@ -53,6 +57,8 @@ class Composite(models.Model):
         DONE = "done", "Done"
         FAILED = "failed", "Failed"
         CANCELLED = "cancelled", "Cancelled"
+        # A studio upload being edited: source + mask stored, no result, not in history.
+        DRAFT = "draft", "Draft"
 
     class Format(models.TextChoices):
         JPG = "jpg", "JPEG"
@@ -91,6 +97,9 @@ class Composite(models.Model):
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="recomposites"
     )
     output_format = models.CharField(max_length=4, choices=Format.choices, default=Format.JPG)
+    # The placement options it was rendered with, canonical, keyed by the API's names
+    # (compositing.services.placement); {} for composites made before placement existed.
+    placement = models.JSONField(default=dict, blank=True)
 
     status = models.CharField(
         max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True

@@ -57,7 +57,58 @@ class BackgroundChoiceSerializer(serializers.Serializer):
     )
 
 
-class CompositeCreateSerializer(BackgroundChoiceSerializer):
+def _text(help_text: str, example: str) -> serializers.CharField:
+    # Parsed and checked by compositing.services.placement (the website uses the same
+    # parser): a bad value is a 400 with code ``invalid_option``.
+    return serializers.CharField(
+        required=False, max_length=32, help_text=f"{help_text} Example: `{example}`."
+    )
+
+
+class PlacementSerializer(serializers.Serializer):
+    """Placement options of a photo composite (create and re-composite; not videos)."""
+
+    output_size = _text(
+        "`original` (default: the photo's size, or the crop's) or `WxH` in pixels, 16 to"
+        " 8000 a side, e.g. `1920x1080` (video calls), `1080x1080`, `1080x1350`.",
+        "1920x1080",
+    )
+    background_focus = _text(
+        "The point of the background image kept in view, `x,y` in percent (default"
+        " `50,50`, centred; `0,0` keeps the top-left corner).",
+        "30,50",
+    )
+    background_zoom = _text("Zoom into the background image, 1 to 4 (default 1).", "1.5")
+    background_mirror = serializers.BooleanField(
+        required=False, default=False, help_text="Mirror the background left-right."
+    )
+    scale = _text(
+        "The subject's size, 10 to 100 percent of the size that fits the output (default 100).",
+        "80",
+    )
+    position = _text(
+        "Where the subject goes: `center` (default), `top`, `bottom` or `x,y` in percent"
+        " (as CSS background-position: `0,100` is bottom-left).",
+        "bottom",
+    )
+    crop = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Cut the output to the subject (plus `crop_margin`), as remove.bg does.",
+    )
+    crop_margin = _text(
+        "With `crop`: margin around the subject, `Npx` (0-1000) or `N%` of the subject's"
+        " size (0-50); a bare number is pixels.",
+        "10%",
+    )
+    channels = _text("`rgba` (default) or `alpha`: the matte alone, as a greyscale PNG.", "alpha")
+    blur_strength = _text("With `mode=blur`: `light` (default), `strong` or 1 to 100.", "strong")
+
+
+PLACEMENT_FIELDS = tuple(PlacementSerializer().fields)
+
+
+class CompositeCreateSerializer(PlacementSerializer, BackgroundChoiceSerializer):
     photo = serializers.FileField(
         required=False,
         allow_empty_file=True,
@@ -86,7 +137,7 @@ class CompositeCreateSerializer(BackgroundChoiceSerializer):
         return attrs
 
 
-class RecompositeSerializer(BackgroundChoiceSerializer):
+class RecompositeSerializer(PlacementSerializer, BackgroundChoiceSerializer):
     """Re-composite: the same background options; ``format`` defaults to the original's."""
 
 
@@ -115,6 +166,10 @@ class CompositeSerializer(serializers.ModelSerializer):
     mask_url = serializers.SerializerMethodField()
     source_url = serializers.SerializerMethodField()
     thumbnail_url = serializers.SerializerMethodField()
+    placement = serializers.DictField(
+        child=serializers.JSONField(),
+        help_text="The placement options it was made with (canonical; the names of create).",
+    )
     timings = serializers.DictField(
         child=serializers.JSONField(),
         help_text="Milliseconds per stage: decode_ms, segment_ms, compose_ms, encode_ms,"
@@ -142,6 +197,7 @@ class CompositeSerializer(serializers.ModelSerializer):
             "duration",
             "person_found",
             "model",
+            "placement",
             "timings",
             "source_name",
             "parent",

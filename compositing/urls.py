@@ -8,6 +8,7 @@ app_name = "compositing"
 
 urlpatterns = [
     path("", views.studio, name="studio"),
+    path("studio/draft/", views.studio_draft, name="studio_draft"),
     path("history/", views.history, name="history"),
     path("history/<uuid:composite_id>/", views.detail, name="detail"),
     path("history/<uuid:composite_id>/recomposite/", views.recomposite, name="recomposite"),

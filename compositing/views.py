@@ -16,15 +16,16 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from compositing import services
-from compositing.forms import DEFAULT_COLOR, BackgroundChoiceForm, StudioForm
+from compositing.forms import DEFAULT_COLOR, DraftForm, PhotoOptionsForm, StudioForm
 from compositing.models import Composite
 from compositing.picker import picker_context
+from compositing.services.placement import OUTPUT_PRESETS, placement_summary
 from compositing.video_status import video_job_json
 from vbgsite.errors import AppError
 from vbgsite.responses import (
@@ -36,6 +37,14 @@ from vbgsite.responses import (
 )
 
 HISTORY_PAGE_SIZE = 24
+# The subject positions the studio offers (any x,y in percent is accepted by the API).
+POSITION_CHOICES = [
+    ("center", "Centre"),
+    ("top", "Top"),
+    ("bottom", "Bottom"),
+    ("0,100", "Bottom left"),
+    ("100,100", "Bottom right"),
+]
 
 # Timings shown on the detail page, in this order.
 TIMING_LABELS = [
@@ -77,15 +86,34 @@ def studio(request: HttpRequest) -> HttpResponse:
     result = None
     if request.GET.get("result"):
         result = _get_or_404(request, request.GET["result"])
+        if result.status == Composite.Status.DRAFT:
+            raise Http404("Not saved yet.")
     form = StudioForm(initial={"color": DEFAULT_COLOR, "output_format": "jpg"})
     return _render_studio(request, {"form": form, "result": result})
+
+
+@login_required
+@require_POST
+def studio_draft(request: HttpRequest) -> HttpResponse:
+    """The studio's script uploads the photo here first: one model run, stored source +
+    mask, no history entry. Answers JSON (the files to preview from, and where to save)."""
+    form = DraftForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return JsonResponse(form_error(form).as_dict(), status=400)
+    try:
+        draft = services.composite_draft_create(user=request.user, photo=form.cleaned_data["photo"])
+    except AppError as error:
+        return JsonResponse(error.as_dict(), status=error_status(error))
+    body = _composite_json(draft)
+    body["save_url"] = reverse("compositing:recomposite", args=[draft.pk])
+    return JsonResponse(body, status=201)
 
 
 @login_required
 @require_GET
 def history(request: HttpRequest) -> HttpResponse:
     """The person's composites, newest first, as a paginated grid of thumbnails."""
-    composites = Composite.objects.for_user(request.user).select_related("background")
+    composites = Composite.objects.for_user(request.user).history().select_related("background")
     page = Paginator(composites, HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "compositing/history.html", {"page": page})
 
@@ -95,13 +123,16 @@ def history(request: HttpRequest) -> HttpResponse:
 def detail(request: HttpRequest, composite_id: str) -> HttpResponse:
     """One composite: original, mask, result, background, model and timings; actions."""
     composite = _get_or_404(request, composite_id)
+    if composite.status == Composite.Status.DRAFT:
+        raise Http404("Not saved yet.")
     if composite.kind == Composite.Kind.VIDEO:
         context = {"composite": composite, "job": video_job_json(composite)}
         return render(request, "compositing/video_detail.html", context)
-    form = BackgroundChoiceForm(
+    form = PhotoOptionsForm(
         initial={
             "color": composite.color or DEFAULT_COLOR,
             "output_format": composite.output_format,
+            **_placement_initial(composite.placement or {}),
         }
     )
     return _render_detail(request, composite, {"form": form})
@@ -114,7 +145,7 @@ def recomposite(request: HttpRequest, composite_id: str) -> HttpResponse:
     composite = _get_or_404(request, composite_id)
     if request.method == "GET":
         return redirect("compositing:detail", composite_id=composite.pk)
-    form = BackgroundChoiceForm(request.POST, request.FILES)
+    form = PhotoOptionsForm(request.POST, request.FILES)
     context: dict[str, Any] = {"form": form, "composite": composite}
     if not form.is_valid():
         return _error_response(request, form_error(form), "compositing/detail.html", context)
@@ -129,6 +160,8 @@ def recomposite(request: HttpRequest, composite_id: str) -> HttpResponse:
         return _error_response(request, error, "compositing/detail.html", context)
     if wants_json(request):
         return JsonResponse(_composite_json(created), status=201)
+    if composite.status == Composite.Status.DRAFT:
+        return redirect(f"{reverse('compositing:studio')}?result={created.pk}#result")
     messages.success(request, "Re-composited with the stored mask — no new cut-out was needed.")
     return redirect("compositing:detail", composite_id=created.pk)
 
@@ -178,12 +211,48 @@ def _error_response(
     return _render_studio(request, context, status=status)
 
 
+def _placement_initial(stored: dict[str, Any]) -> dict[str, Any]:
+    """A stored placement (canonical, API names) as the re-composite form's fields."""
+    initial = {k: v for k, v in stored.items() if k not in ("output_size", "background_focus")}
+    size = stored.get("output_size", "original")
+    presets = {value for value, _ in OUTPUT_PRESETS}
+    initial["output_size"] = size if size in presets else "custom"
+    initial["output_size_custom"] = "" if size in presets else size
+    x, _, y = str(stored.get("background_focus", "50,50")).partition(",")
+    initial["background_focus_x"], initial["background_focus_y"] = x or "50", y or "50"
+    for key in ("crop", "background_mirror"):
+        initial[key] = "on" if stored.get(key) else ""
+    return initial
+
+
+def _placement_context(form: Any) -> dict[str, Any]:
+    """What the placement controls show: the presets and the current values."""
+    value = form.data.get if form.is_bound else lambda k, d=None: form.initial.get(k, d)
+    return {
+        "presets": OUTPUT_PRESETS,
+        "position_choices": POSITION_CHOICES,
+        "output_size": value("output_size") or "original",
+        "output_size_custom": value("output_size_custom") or "",
+        "focus_x": value("background_focus_x") or "50",
+        "focus_y": value("background_focus_y") or "50",
+        "zoom": value("background_zoom") or "1",
+        "mirror": bool(value("background_mirror")),
+        "scale": value("scale") or "100",
+        "position": value("position") or "center",
+        "crop": bool(value("crop")),
+        "crop_margin": value("crop_margin") or "",
+        "channels": value("channels") or "rgba",
+        "blur_strength": value("blur_strength") or "25",
+    }
+
+
 def _render_studio(
     request: HttpRequest, context: dict[str, Any], *, status: int = 200
 ) -> HttpResponse:
     form = context["form"]
     context = {
         **context,
+        "placement": _placement_context(form),
         "picker": picker_context(request, form),
         "formats": [("jpg", "JPEG"), ("png", "PNG"), ("webp", "WebP")],
         "max_upload_mb": _max_upload_mb(),
@@ -200,10 +269,13 @@ def _render_detail(
         **context,
         "composite": composite,
         "picker": picker_context(request, form, prefix="re"),
+        "placement": _placement_context(form),
+        "placement_summary": placement_summary(composite.placement or {}),
         "formats": [("jpg", "JPEG"), ("png", "PNG"), ("webp", "WebP")],
         "timings": [(label, timings[key]) for key, label in TIMING_LABELS if key in timings],
         "mask_reused": bool(timings.get("mask_reused")),
         "recomposites": Composite.objects.for_user(request.user)
+        .history()
         .filter(parent=composite)
         .only("id", "created", "thumbnail", "mode"),
         "max_upload_mb": _max_upload_mb(),
@@ -245,6 +317,8 @@ def _composite_json(composite: Composite) -> dict[str, Any]:
         "output_format": composite.output_format,
         "model_name": composite.model_name,
         "timings": composite.timings,
+        "placement": composite.placement,
+        "recomposite_url": reverse("compositing:recomposite", args=[composite.pk]),
     }
 
 

@@ -2,6 +2,8 @@
 
 - :mod:`.background_choice` — the background resolver photos and videos share;
 - :mod:`.photos` — create and re-composite a photo (one render-and-save path);
+- :mod:`.drafts` — the studio's drafts (one model run, previews, Save), and their clean-up;
+- :mod:`.placement` — the placement options (output size, focus, scale...) parsed once;
 - :mod:`.composites` — look up, delete and serve any composite's files;
 - :mod:`.video_requests` — upload and queue a video, cancel, progress;
 - :mod:`.video_jobs` — the task body on the worker, its monitor, worker hooks;
@@ -19,6 +21,7 @@ from compositing.services.composites import (
     composite_file,
     composite_get,
 )
+from compositing.services.drafts import composite_draft_create, composite_drafts_purge
 from compositing.services.photos import PHOTO_FORMATS, composite_create, composite_recomposite
 from compositing.services.video_jobs import WORKER_SHUTDOWN, composite_video_run
 from compositing.services.video_recovery import Recovery, composites_recover_stale
@@ -40,6 +43,8 @@ __all__ = [
     "composite_create",
     "composite_create_video",
     "composite_delete",
+    "composite_draft_create",
+    "composite_drafts_purge",
     "composite_file",
     "composite_get",
     "composite_recomposite",

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -34,9 +34,9 @@ from django.utils import timezone
 from PIL import Image
 
 from compositing import imaging
-from compositing.compose import compose_image, cover_image
 from compositing.engine import compute_slot, get_engine
 from compositing.models import Composite
+from compositing.placement import Placement, render
 from compositing.services.background_choice import (
     BackgroundChoice,
     ResolvedBackground,
@@ -44,7 +44,8 @@ from compositing.services.background_choice import (
     background_choice_check,
     background_resolve,
 )
-from compositing.services.composites import composite_get
+from compositing.services.composites import composite_delete, composite_get
+from compositing.services.placement import placement_as_dict, placement_parse
 from compositing.services.rate_limits import composite_rate_take
 from compositing.services.stored_files import (
     FileData,
@@ -84,6 +85,7 @@ def composite_create(
     save_background: bool = False,
     color: str | None = None,
     output_format: str = "jpg",
+    placement: Mapping[str, Any] | None = None,
 ) -> Composite:
     """Cut the person out of ``photo`` and put them on a new background; record it in history.
 
@@ -97,7 +99,13 @@ def composite_create(
     save_background: with ``background_file``, also add it to the user's library (quota
         applies); the composite then refers to the library entry.
     output_format: ``"jpg"``, ``"png"`` or ``"webp"``. JPEG cannot hold transparency, so
-        ``mode="transparent"`` with ``"jpg"`` is written as PNG.
+        ``mode="transparent"`` with ``"jpg"`` is written as PNG (and ``channels=alpha``,
+        the matte alone, is always a greyscale PNG).
+    placement: the placement options by their API names (``output_size``,
+        ``background_focus``, ``background_zoom``, ``background_mirror``, ``scale``,
+        ``position``, ``crop``, ``crop_margin``, ``channels``, ``blur_strength``), raw
+        values as sent; parsed by ``compositing.services.placement`` and stored,
+        canonical, on ``Composite.placement``.
 
     Returns the saved ``Composite`` (status done) with source, mask (8-bit PNG alpha),
     result and thumbnail stored, ``width``/``height`` in pixels, ``model_name`` and
@@ -118,6 +126,7 @@ def composite_create(
         background_file=background_file,
         color=color,
         output_format=output_format,
+        placement=placement,
     )
     with _timed(request.timings, "decode_ms"):
         picture = image_upload_decode(photo, label="Photo")
@@ -150,6 +159,7 @@ def composite_recomposite(
     save_background: bool = False,
     color: str | None = None,
     output_format: str | None = None,
+    placement: Mapping[str, Any] | None = None,
 ) -> Composite:
     """Put the person from an earlier composite on another background: a NEW history entry.
 
@@ -159,13 +169,21 @@ def composite_recomposite(
     and the original's ``model_name`` (the model that made the mask); its timings have
     ``segment_ms`` 0 and ``mask_reused`` true.
 
+    A studio draft (``composite_draft_create``) is saved this way too: the new entry is
+    the draft's first history entry (no ``parent``; its timings keep the draft's model
+    time) and the draft is deleted once the entry is stored.
+
     Raises NotFound (not the user's composite, or its files are gone), InvalidOption (the
-    composite is not a finished photo), and the background errors of ``composite_create``.
+    composite is not a finished photo), and the background and placement errors of
+    ``composite_create``.
     """
     request = _PhotoRequest(user=user, save_upload=background_file if save_background else None)
     original = composite_get(user=user, composite_id=composite_id)
-    composite_rate_take(user=user)
-    if original.kind != Composite.Kind.IMAGE or original.status != Composite.Status.DONE:
+    is_draft = original.status == Composite.Status.DRAFT
+    if not is_draft:  # a draft's save: the draft counted already
+        composite_rate_take(user=user)
+    finished = original.status == Composite.Status.DONE or is_draft
+    if original.kind != Composite.Kind.IMAGE or not finished:
         raise InvalidOption("Only finished photo composites can be re-composited.")
     if not original.mask or not original.source:
         raise InvalidOption("This composite has no stored mask to reuse.")
@@ -175,6 +193,7 @@ def composite_recomposite(
         background_file=background_file,
         color=color,
         output_format=output_format or original.output_format,
+        placement=placement,
     )
     with _timed(request.timings, "decode_ms"):
         source_bytes = stored_file_read(original.source, missing=MISSING_FILE)
@@ -184,10 +203,12 @@ def composite_recomposite(
         background = background_resolve(
             user=user, choice=request.choice, background_file=background_file
         )
-    request.timings["segment_ms"] = 0.0
+    request.timings["segment_ms"] = (
+        (original.timings or {}).get("segment_ms", 0.0) if is_draft else 0.0
+    )
     composite = Composite(
         source_name=original.source_name,
-        parent=original,
+        parent=None if is_draft else original,
         person_found=original.person_found,
         model_name=original.model_name,
     )
@@ -195,10 +216,13 @@ def composite_recomposite(
         "source": (source_bytes, file_suffix(original.source.name, "jpg")),
         "mask": (mask_bytes, "png"),
     }
-    request.timings["mask_reused"] = True
-    return _render_and_save(
+    request.timings["mask_reused"] = not is_draft
+    saved = _render_and_save(
         request, composite, picture=picture, alpha=alpha, background=background, files=files
     )
+    if is_draft:
+        composite_delete(user=user, composite_id=original.pk)
+    return saved
 
 
 @dataclass
@@ -209,6 +233,7 @@ class _PhotoRequest:
     save_upload: IO[bytes] | None  # the one-off background, to be saved to the library
     choice: BackgroundChoice = field(default_factory=lambda: BackgroundChoice(mode=""))
     fmt: str = ""
+    placement: Placement = field(default_factory=Placement)
     started: float = field(default_factory=time.perf_counter)
     started_at: datetime = field(default_factory=timezone.now)
     timings: dict[str, float] = field(default_factory=dict)
@@ -221,8 +246,9 @@ class _PhotoRequest:
         background_file: IO[bytes] | None,
         color: str | None,
         output_format: str,
+        placement: Mapping[str, Any] | None = None,
     ) -> None:
-        """Validate the background choice and the format before any work is done."""
+        """Validate the background choice, placement and format before any work is done."""
         self.choice = background_choice_check(
             mode=mode, background_id=background_id, background_file=background_file, color=color
         )
@@ -230,8 +256,11 @@ class _PhotoRequest:
         fmt = "jpg" if fmt == "jpeg" else fmt
         if fmt not in PHOTO_FORMATS:
             raise InvalidOption(f"Unknown output format {output_format!r}; use jpg, png or webp.")
+        self.placement = placement_parse(placement)
         if mode == Composite.Mode.TRANSPARENT and fmt == "jpg":
             fmt = "png"  # JPEG has no alpha channel
+        if self.placement.channels == "alpha":
+            fmt = "png"  # the matte alone: a greyscale PNG
         self.fmt = fmt
 
 
@@ -263,11 +292,13 @@ def _render_and_save(
     file and insert the row; on any failure delete what was written."""
     timings, choice = request.timings, request.choice
     with _timed(timings, "compose_ms"):
-        covered = None
-        if background.image is not None:
-            covered = cover_image(background.image, picture.width, picture.height)
-        result = compose_image(
-            picture, alpha, mode=choice.mode, background=covered, color=choice.color_rgb
+        result, covered = render(
+            picture,
+            alpha,
+            mode=choice.mode,
+            placement=request.placement,
+            background=background.image,
+            color=choice.color_rgb,
         )
     with _timed(timings, "encode_ms"):
         result_bytes = imaging.encode_image(result, request.fmt, quality=RESULT_QUALITY)
@@ -277,8 +308,9 @@ def _render_and_save(
     composite.kind = Composite.Kind.IMAGE
     composite.mode, composite.color = choice.mode, choice.color_hex
     composite.output_format = request.fmt
+    composite.placement = placement_as_dict(request.placement)
     composite.status, composite.progress = Composite.Status.DONE, 100.0
-    composite.width, composite.height = picture.width, picture.height
+    composite.width, composite.height = result.width, result.height
     composite.started_at = request.started_at
     store_started = time.perf_counter()
     undo = Undo(storage=composite.source.storage)
@@ -289,7 +321,7 @@ def _render_and_save(
             user=request.user,
             background=background,
             save_upload=request.save_upload,
-            one_off=covered,
+            one_off=covered if choice.mode == Composite.Mode.IMAGE else None,
             undo=undo,
         ),
         "result": (result_bytes, request.fmt),

@@ -39,6 +39,133 @@
   }
   document.querySelectorAll("[data-bg-picker]").forEach(initPicker);
 
+  // ---- Editor: instant previews from the stored source + mask (preview.js) -----------
+  // One per form (studio, re-composite). setSource() loads the stored files once; every
+  // change of a control re-draws the canvas, with no request and no history entry.
+  function Editor(form, onRender) {
+    var canvas = form.querySelector("[data-preview-canvas]");
+    var frame = form.querySelector("[data-preview]");
+    var source = null, backgrounds = {}, uploadUrl = null, uploadImg = null, pending = false;
+    var self = this;
+
+    function raw() {
+      var data = new FormData(form);
+      var get = function (name) { return data.get(name) || ""; };
+      var size = get("output_size");
+      if (size === "custom") size = get("output_size_custom");
+      return {
+        output_size: size || "original",
+        background_focus: (get("background_focus_x") || "50") + "," + (get("background_focus_y") || "50"),
+        background_zoom: get("background_zoom"),
+        background_mirror: get("background_mirror"),
+        scale: get("scale"),
+        position: get("position"),
+        crop: get("crop"),
+        crop_margin: get("crop_margin"),
+        channels: get("channels"),
+        blur_strength: get("blur_strength"),
+      };
+    }
+
+    function backgroundImage(radio) {
+      var url = radio.getAttribute("data-image-url");
+      if (!backgrounds[url]) {
+        backgrounds[url] = { img: null };
+        window.vbgPreview.loadImage(url).then(function (img) {
+          backgrounds[url].img = img;
+          self.schedule();
+        }, function () {});
+      }
+      return backgrounds[url].img;
+    }
+
+    function uploadImage() {
+      var input = form.querySelector("[data-upload-input]");
+      var file = input && input.files[0];
+      if (!file) return null;
+      var key = file.name + file.size + file.lastModified;
+      if (uploadUrl !== key) {
+        uploadUrl = key;
+        uploadImg = null;
+        var url = URL.createObjectURL(file);
+        window.vbgPreview.loadImage(url).then(function (img) {
+          if (uploadUrl === key) { uploadImg = img; self.schedule(); }
+        }, function () {});
+      }
+      return uploadImg;
+    }
+
+    function choice() {
+      var radio = form.querySelector('input[name="background"]:checked');
+      var value = radio ? radio.value : "";
+      if (value === "color") return { mode: "color", color: (form.querySelector("[data-color-input]") || {}).value };
+      if (value === "blur" || value === "transparent") return { mode: value };
+      if (value === "upload") return { mode: "image", background: uploadImage() };
+      if (value) return { mode: "image", background: backgroundImage(radio) };
+      return null;
+    }
+
+    this.draw = function () {
+      pending = false;
+      var picked = choice();
+      if (!source || !picked) return false;
+      var size = window.vbgPreview.render(canvas, source, picked, raw());
+      frame.classList.toggle("is-transparent", canvas.dataset.transparent === "1");
+      frame.hidden = false;
+      canvas.setAttribute("data-rendered", String(Date.now()));
+      if (onRender) onRender(size);
+      return true;
+    };
+    this.schedule = function () {
+      if (pending) return;
+      pending = true;
+      window.requestAnimationFrame(self.draw);
+    };
+    this.setSource = function (sourceUrl, maskUrl) {
+      source = null;
+      return Promise.all([
+        window.vbgPreview.loadImage(sourceUrl),
+        window.vbgPreview.loadImage(maskUrl),
+      ]).then(function (images) {
+        source = window.vbgPreview.prepare(images[0], images[1]);
+        self.schedule();
+      });
+    };
+    this.hasSource = function () { return source !== null; };
+    var changed = function (event) {
+      var out = form.querySelector('[data-range-output="' + event.target.name + '"]');
+      if (out) out.textContent = event.target.value;
+      if (event.target.name !== "photo") self.schedule();
+    };
+    form.addEventListener("input", changed);
+    form.addEventListener("change", changed);
+  }
+
+  function initCustomSize(form) {
+    var select = form.querySelector("[data-output-size]");
+    var custom = form.querySelector("[data-output-custom]");
+    if (!select || !custom) return;
+    var sync = function () { custom.hidden = select.value !== "custom"; };
+    select.addEventListener("change", function () {
+      sync();
+      if (select.value === "custom") custom.focus();
+    });
+    sync();
+  }
+  document.querySelectorAll("[data-placement]").forEach(function (el) {
+    initCustomSize(el.closest("form"));
+  });
+
+  // The detail page: preview the re-composite from this composite's stored files.
+  var recomposite = document.querySelector("[data-recomposite]");
+  if (recomposite && window.vbgPreview && window.Promise) {
+    var note = recomposite.querySelector("[data-preview-note]");
+    var detailEditor = new Editor(recomposite, function (size) {
+      if (note) note.textContent = "Preview " + size.width + "×" + size.height + " · Save renders it at full quality as a new history entry.";
+    });
+    detailEditor.setSource(recomposite.dataset.sourceUrl, recomposite.dataset.maskUrl).catch(function () {});
+  }
+
   // ---- Studio ---------------------------------------------------------------------------
   var form = document.querySelector("[data-studio]");
   if (!form) return;
@@ -62,7 +189,19 @@
   var errorText = q("[data-error-text]");
   var submit = q("[data-submit]");
   var submitLabel = q("[data-submit-label]");
+  var previewBox = q("[data-preview]");
   var previewUrl = null;
+  // The stored photo the editor works on: a draft after the upload, then the last saved
+  // entry (a further Save is a re-composite of it). Null: the form posts the photo.
+  var base = null;
+  var draftRequest = 0;
+  var editor = window.vbgPreview && window.Promise ? new Editor(form, function () {
+    show(placeholder, false);
+    show(stagePhoto, false);
+    show(resultBox, false);
+    show(resultBadge, false);
+    show(resultActions, false);
+  }) : null;
 
   function show(el, visible) { if (el) el.hidden = !visible; }
 
@@ -72,11 +211,55 @@
     errorBox.scrollIntoView({ behavior: "smooth", block: "center" });
   }
 
-  function setBusy(busy) {
+  function setBusy(busy, message) {
     form.classList.toggle("is-busy", busy);
     submit.disabled = busy;
-    submitLabel.textContent = busy ? "Working…" : "Replace background";
+    var idle = base ? submitLabel.getAttribute("data-label-save") : "Replace background";
+    submitLabel.textContent = busy ? "Working…" : idle;
+    var text = working.querySelector("strong");
+    if (text) text.textContent = message || "Cutting out the person…";
     show(working, busy);
+  }
+
+  function post(url, body) {
+    var csrf = form.querySelector("input[name=csrfmiddlewaretoken]").value;
+    return fetch(url, {
+      method: "POST",
+      body: body,
+      headers: { Accept: "application/json", "X-CSRFToken": csrf },
+      credentials: "same-origin",
+    }).then(function (response) {
+      return response.json().then(
+        function (json) { return { ok: response.ok, status: response.status, body: json }; },
+        function () { return { ok: false, status: response.status, body: null }; }
+      );
+    });
+  }
+
+  function failure(reply) {
+    var detail = reply.body && reply.body.detail;
+    showError(detail || "Something went wrong (HTTP " + reply.status + "). Please try again.");
+  }
+
+  // One upload, one model run: the draft's stored source and mask feed every preview.
+  function startDraft(file) {
+    if (!editor || !window.fetch) return;
+    var ticket = ++draftRequest;
+    base = null;
+    var body = new FormData();
+    body.append("photo", file);
+    setBusy(true, "Cutting out the person…");
+    post(form.getAttribute("data-draft-url"), body)
+      .then(function (reply) {
+        if (ticket !== draftRequest) return;
+        if (!reply.ok) { failure(reply); return; }
+        base = { id: reply.body.id, saveUrl: reply.body.save_url };
+        return editor.setSource(reply.body.source_url, reply.body.mask_url);
+      })
+      .catch(function () {
+        if (ticket === draftRequest) showError("The server could not be reached. Check your connection and try again.");
+      })
+      .then(function () { if (ticket === draftRequest) setBusy(false); });
   }
 
   // A file the browser cannot show (not an image, HEIC...): no broken image icons; the
@@ -108,7 +291,9 @@
     show(resultBox, false);
     show(resultActions, false);
     show(resultBadge, false);
+    show(previewBox, false);
     show(stagePhoto, true);
+    startDraft(file);
   });
 
   function compareMarkup(data) {
@@ -142,10 +327,13 @@
     resultMeta.textContent = data.width + "×" + data.height + " · " + data.output_format.toUpperCase() + seconds;
     show(stagePhoto, false);
     show(placeholder, false);
+    show(previewBox, false);
     show(resultBox, true);
     show(resultActions, true);
     show(resultBadge, true);
     form.setAttribute("data-result-id", data.id);
+    // Further changes preview again; the next Save re-composites this entry.
+    base = { id: data.id, saveUrl: data.recomposite_url };
     // On narrow screens the result is below the form: bring it into view.
     var stage = q("[data-stage]");
     var box = stage.getBoundingClientRect();
@@ -161,31 +349,21 @@
     if (!window.fetch || !window.FormData) return; // plain form post
     event.preventDefault();
     show(errorBox, false);
-    if (!photoInput.files.length) {
+    if (!photoInput.files.length && !base) {
       showError("Choose a photo to upload.");
       return;
     }
-    setBusy(true);
-    var csrf = form.querySelector("input[name=csrfmiddlewaretoken]").value;
-    fetch(form.action, {
-      method: "POST",
-      body: new FormData(form),
-      headers: { Accept: "application/json", "X-CSRFToken": csrf },
-      credentials: "same-origin",
-    })
-      .then(function (response) {
-        return response.json().then(
-          function (body) { return { ok: response.ok, status: response.status, body: body }; },
-          function () { return { ok: false, status: response.status, body: null }; }
-        );
-      })
+    var body = new FormData(form);
+    var url = form.action;
+    if (base) {
+      body.delete("photo"); // Save: the server reuses the stored photo and mask
+      url = base.saveUrl;
+    }
+    setBusy(true, base ? "Rendering at full quality…" : "Cutting out the person…");
+    post(url, body)
       .then(function (reply) {
-        if (reply.ok) {
-          showResult(reply.body);
-        } else {
-          var detail = reply.body && reply.body.detail;
-          showError(detail || "Something went wrong (HTTP " + reply.status + "). Please try again.");
-        }
+        if (reply.ok) showResult(reply.body);
+        else failure(reply);
       })
       .catch(function () {
         showError("The server could not be reached. Check your connection and try again.");
