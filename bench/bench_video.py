@@ -5,16 +5,17 @@
 
 1. **Speed**: ``composite_video`` on ``--clip`` (default the 1280x720, 10 s juggling clip
    in ``../shared/data/videos``), background mode "image": decode, segment (one torch
-   thread), temporal smoothing, guided refinement, compositing, H.264 encode, MP4 with
+   thread), temporal smoothing, second pass on the person's crop, guided refinement,
+   compositing, H.264 encode, MP4 with
    faststart. Prints frames per second, the ratio to real time, CPU seconds per frame
    (load-independent: on a busy machine wall time is shared, CPU time is not) and the
    main thread's per-stage times. The reference, measured in the same run: a plain PyAV
    transcode (decode -> libx264 with the same preset -> MP4) of the same clip; the ratio
    pipeline / transcode is the figure to compare between machines.
-2. **Flicker**: mean absolute frame-to-frame change of the network-resolution alpha
-   (``compositing.video.alpha_flicker``) without and with temporal smoothing, on a still
-   subject (``--still``, default the webcam clip: a person at a desk) and on the moving
-   juggling clip.
+2. **Flicker**: mean absolute frame-to-frame change of the output mask at full resolution
+   (``compositing.video.alpha_flicker`` over ``video_masks``): the mask path before issue 10,
+   today's without and with temporal smoothing, on a still subject (``--still``, default
+   the webcam clip: a person at a desk) and on the moving juggling clip.
 3. **Memory over a long clip**: the clip looped (packets remuxed, no re-encode) to
    ``--long-minutes`` minutes, processed while a thread samples the resident set every
    second; prints RSS at the start, at 10 %, 50 %, 90 % and the end, and the slope.
@@ -45,7 +46,13 @@ import django  # noqa: E402  (after the path and settings above)
 
 from compositing.engine import get_frame_segmenter  # noqa: E402
 from compositing.segmentation import FrameSegmenter  # noqa: E402
-from compositing.video import VideoResult, alpha_flicker, composite_video  # noqa: E402
+from compositing.video import (  # noqa: E402
+    MaskOptions,
+    VideoResult,
+    alpha_flicker,
+    composite_video,
+    video_masks,
+)
 
 VIDEOS = ROOT.parent / "shared" / "data" / "videos"
 
@@ -199,29 +206,24 @@ def print_speed(run: int, result: VideoResult, cpu: float, ref_fps: float, prese
 
 
 def bench_flicker(args: argparse.Namespace, segmenter: FrameSegmenter, work: Path) -> None:
-    """alpha_flicker without and with temporal smoothing, still and moving subject."""
-    print("\n== flicker (mean |alpha_t - alpha_t-1| at network resolution) ==")
+    """alpha_flicker of the output masks (full resolution, what is composited): the path
+    before issue 10 (whole-frame coarse mask), today's without and with temporal smoothing;
+    still and moving subject."""
+    print("\n== flicker (mean |alpha_t - alpha_t-1| of the output mask) ==")
+    variants = {
+        "before issue 10": (True, MaskOptions(second_pass=False, low=0.0, high=1.0)),
+        "no smoothing": (False, None),
+        "today": (True, None),
+    }
     for label, clip in (("still subject", args.still), ("moving subject", args.clip)):
         if not clip.exists():
             print(f"{label}: {clip} missing, skipped")
             continue
-        values = []
-        for smoothing in (False, True):
-            alphas: list[np.ndarray] = []
-            composite_video(
-                clip,
-                work / "flicker.mp4",
-                segmenter=segmenter,
-                mode="color",
-                color=(0, 177, 64),
-                smoothing=smoothing,
-                on_alpha=lambda a, store=alphas: store.append(a.copy()),
-            )
-            values.append(alpha_flicker(alphas))
-        print(
-            f"{label} ({clip.name}, {len(alphas)} frames): before {values[0]:.5f}, "
-            f"after {values[1]:.5f} (-{100 * (1 - values[1] / values[0]):.0f} %)"
-        )
+        values = {}
+        for name, (smoothing, options) in variants.items():
+            masks = video_masks(clip, segmenter=segmenter, smoothing=smoothing, options=options)
+            values[name] = alpha_flicker(m.astype(np.float32) / 255.0 for m in masks)
+        print(f"{label} ({clip.name}): " + ", ".join(f"{k} {v:.5f}" for k, v in values.items()))
 
 
 def bench_memory(args: argparse.Namespace, segmenter: FrameSegmenter, work: Path) -> None:
