@@ -6,6 +6,7 @@ script, listed and revocable on the website's tokens page) through
 by the ``auth`` rate (``vbgsite.throttles.TokenObtainRateThrottle``) and, as on the
 website's sign-in page, per username and address by ``accounts.throttle``.
 ``DELETE /api/v1/auth/token/`` revokes the token that authenticated the request.
+``GET /api/v1/account/`` is the person's usage against their limits (``accounts.usage``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from accounts import throttle as signin_throttle
 from accounts.authentication import ApiTokenAuthentication
 from accounts.models import ApiToken
 from accounts.services import token_create, token_revoke
+from accounts.usage import account_usage
 from vbgsite.api_errors import ApiErrorMixin, InvalidCredentials
 from vbgsite.api_schema import ErrorSerializer
 from vbgsite.throttles import TokenObtainRateThrottle, UserRateThrottle
@@ -126,3 +128,86 @@ class TokenView(ApiErrorMixin, APIView):
             raise exceptions.NotAuthenticated()
         token_revoke(user=request.user, token_id=request.auth.pk)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class _RateWindowSerializer(serializers.Serializer):
+    limit = serializers.IntegerField(help_text="Requests allowed per window.")
+    window_seconds = serializers.IntegerField(help_text="The sliding window, in seconds.")
+    used = serializers.IntegerField(help_text="Requests counted in the current window.")
+    remaining = serializers.IntegerField()
+    reset = serializers.IntegerField(
+        allow_null=True, help_text="Unix time when `remaining` next goes up."
+    )
+
+
+class _RateLimitsSerializer(serializers.Serializer):
+    composite = _RateWindowSerializer(
+        allow_null=True,
+        help_text="Composites (photos, studio drafts, re-composites, videos) from the API and"
+        " the website together; null when unlimited.",
+    )
+    user = _RateWindowSerializer(allow_null=True, help_text="Every API request.")
+
+
+class _CompositeCountsSerializer(serializers.Serializer):
+    last_hour = serializers.IntegerField()
+    last_day = serializers.IntegerField()
+    total = serializers.IntegerField()
+
+
+class _VideoUsageSerializer(serializers.Serializer):
+    minutes_last_day = serializers.FloatField(help_text="Finished videos, last 24 hours.")
+    minutes_total = serializers.FloatField()
+    max_minutes_per_video = serializers.FloatField()
+    max_megabytes_per_video = serializers.IntegerField()
+
+
+class _StorageSerializer(serializers.Serializer):
+    bytes = serializers.IntegerField(help_text="Every file of yours: photos, results, backgrounds.")
+
+
+class _LibrarySerializer(serializers.Serializer):
+    count = serializers.IntegerField(help_text="Backgrounds in your library.")
+    quota = serializers.IntegerField()
+    remaining = serializers.IntegerField()
+
+
+class _TokensSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    limit = serializers.IntegerField()
+
+
+class AccountUsageSerializer(serializers.Serializer):
+    username = serializers.CharField()
+    composites = _CompositeCountsSerializer()
+    rate_limits = _RateLimitsSerializer()
+    videos = _VideoUsageSerializer()
+    storage = _StorageSerializer()
+    library = _LibrarySerializer()
+    tokens = _TokensSerializer()
+
+
+class AccountView(ApiErrorMixin, APIView):
+    """The signed-in person's usage against their limits and quota."""
+
+    renderer_classes = [JSONRenderer]
+
+    @extend_schema(
+        operation_id="account_retrieve",
+        summary="Your usage and limits",
+        description=(
+            "Composites made this hour and day, the composite rate window shared by the API"
+            " and the website, video minutes, storage bytes, background library count and"
+            " API tokens, each against its limit or quota."
+        ),
+        responses={
+            200: AccountUsageSerializer,
+            503: OpenApiResponse(
+                ErrorSerializer,
+                description="`storage_unavailable`: file storage cannot be reached.",
+            ),
+        },
+        tags=["account"],
+    )
+    def get(self, request, *args, **kwargs) -> Response:
+        return Response(AccountUsageSerializer(account_usage(user=request.user)).data)

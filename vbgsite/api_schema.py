@@ -8,7 +8,8 @@
 - ``add_error_responses``: a post-processing hook that adds the error responses every
   operation can give (401 with ``WWW-Authenticate``, 429 with ``Retry-After``, 404 for
   operations on an id, 400/413/415 for operations with a body), so the schema lists every
-  status the API can answer without repeating them on each view.
+  status the API can answer without repeating them on each view, and the ``X-RateLimit-*``
+  headers every answer carries.
 """
 
 from __future__ import annotations
@@ -68,11 +69,14 @@ _ERROR_DESCRIPTIONS = {
     "403": "Not allowed (`permission_denied`, `quota_exceeded`).",
     "404": "Not found, or not yours, or past the last page (`not_found`).",
     "406": "The Accept header names no type this operation can answer (`not_acceptable`).",
-    "413": "Too large: the request, a file, or an image's dimensions.",
+    "413": "Too large: the request, a file, an image's dimensions (`image_too_large`), a"
+    " video's length (`video_too_long`) or its frames (`video_too_large`).",
     "415": "Unsupported file type or request content type (`unsupported_media_type`).",
     "422": "No person found in the photo (`no_person`).",
-    "429": "Rate limit reached (`throttled`); retry after `Retry-After` seconds.",
-    "503": "The segmentation model is not installed on this server (`model_unavailable`).",
+    "429": "Rate limit reached (`throttled`); retry after `Retry-After` seconds (also"
+    " `retry_after` in the body, and `X-RateLimit-Reset`).",
+    "503": "A part of the server is unavailable: the segmentation model is not installed"
+    " (`model_unavailable`) or file storage cannot be reached (`storage_unavailable`).",
 }
 
 _HEADERS = {
@@ -92,6 +96,24 @@ _HEADERS = {
 }
 
 
+# On every answer (absent only if the rate limiter's cache is down): the tightest window the
+# request used (vbgsite.rate_limits).
+RATE_LIMIT_HEADERS = {
+    "X-RateLimit-Limit": {
+        "schema": {"type": "integer", "minimum": 1},
+        "description": "Requests allowed in the window (the tightest one this request used).",
+    },
+    "X-RateLimit-Remaining": {
+        "schema": {"type": "integer", "minimum": 0},
+        "description": "Requests left in that window.",
+    },
+    "X-RateLimit-Reset": {
+        "schema": {"type": "integer"},
+        "description": "Unix time when `X-RateLimit-Remaining` next goes up.",
+    },
+}
+
+
 def error_response(status: str) -> dict[str, Any]:
     """An OpenAPI response object for one error status, with the ``Error`` body."""
     response: dict[str, Any] = {
@@ -99,7 +121,7 @@ def error_response(status: str) -> dict[str, Any]:
         "content": {"application/json": {"schema": ERROR_REF}},
     }
     if status in _HEADERS:
-        response["headers"] = _HEADERS[status]
+        response["headers"] = dict(_HEADERS[status])
     return response
 
 
@@ -140,9 +162,15 @@ def add_error_responses(result: dict[str, Any], generator, request, public) -> d
                 if status in responses:
                     # Keep explicit descriptions, but make sure the headers are documented.
                     if status in _HEADERS:
-                        responses[status].setdefault("headers", _HEADERS[status])
+                        headers = responses[status].setdefault("headers", {})
+                        for name, header in _HEADERS[status].items():
+                            headers.setdefault(name, header)
                     continue
                 responses[status] = error_response(status)
+            for response in responses.values():
+                headers = response.setdefault("headers", {})
+                for name, header in RATE_LIMIT_HEADERS.items():
+                    headers.setdefault(name, header)
             operation["responses"] = dict(sorted(responses.items()))
     return result
 
