@@ -63,6 +63,7 @@ def on_starting(server: Any) -> None:
     the heap the workers will share."""
     if _WARM:
         fork_safe_warm_up(log=logger)
+        _import_request_code()
     gc.collect()
     gc.freeze()
 
@@ -74,6 +75,29 @@ def on_starting(server: Any) -> None:
 # composites at 4 clients, against 57 MB with these values (bench/bench_load.py).
 _MMAP_THRESHOLD = 1 << 20
 _TRIM_THRESHOLD = 8 << 20
+
+
+def _import_request_code() -> None:
+    """What a worker's first request would import or build lazily: every view, API and
+    serializer module (through the URLconf), DRF's configured classes, Pillow's format
+    plugins and the compiled base template."""
+    from django.template.loader import get_template
+    from django.urls import get_resolver
+    from PIL import Image
+    from rest_framework.settings import api_settings
+
+    get_resolver().url_patterns  # noqa: B018 (imports the URLconf and its views)
+    for name in (
+        "DEFAULT_RENDERER_CLASSES",
+        "DEFAULT_PARSER_CLASSES",
+        "DEFAULT_AUTHENTICATION_CLASSES",
+        "DEFAULT_PERMISSION_CLASSES",
+        "DEFAULT_THROTTLE_CLASSES",
+        "EXCEPTION_HANDLER",
+    ):
+        getattr(api_settings, name)
+    Image.init()
+    get_template("base.html")
 
 
 def post_fork(server: Any, worker: Any) -> None:
