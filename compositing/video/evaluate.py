@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
@@ -50,7 +50,7 @@ def unlabelled_people(sequence: Path) -> bool:
 
 
 def evaluate_sequence(
-    sequence: Path, masks: Callable[[Path], object], *, threshold: float = 0.5
+    sequence: Path, masks: Callable[[Path], Iterable[np.ndarray]], *, threshold: float = 0.5
 ) -> dict:
     """Score the masks ``masks(clip)`` yields (uint8 HxW, one per frame) against the
     sequence's ground truth. Returns ``frames``, ``J``, ``F``, ``flicker``, ``ms_per_frame``
@@ -113,7 +113,7 @@ def evaluate_video(
     ``ms_per_frame`` (over frames) and ``per_sequence`` (name -> that sequence's figures).
     """
 
-    def masks(clip: Path) -> object:
+    def masks(clip: Path) -> Iterable[np.ndarray]:
         return video_masks(clip, segmenter=segmenter)
 
     per_sequence: dict[str, dict] = {}
