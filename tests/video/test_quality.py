@@ -3,8 +3,9 @@
 The sequence is a real portrait (``skimage.data.astronaut()``) moving across a real scene
 (a brick wall), small in the frame, sliding and making a few fast jumps. The person is cut
 out of the portrait with the photo engine's own alpha and blended onto the wall, so every
-frame's ground truth is known exactly: that alpha (>= 0.5) where the person was pasted. So the video path is held to the photo engine's own quality, and a
-mask that lags behind a jump shows up both in J and as a ghost where the person was.
+frame's ground truth is known exactly: that alpha (>= 0.5) where the person was pasted.
+So the video path is held to the photo engine's own cut-out, and a mask that lags behind
+a jump shows up both in J and as a ghost where the person was.
 """
 
 from __future__ import annotations
@@ -115,3 +116,10 @@ def test_no_ghost_where_the_person_was_two_frames_ago(sequence, engine):
             alpha = masks[later][left_behind].astype(np.float32) / 255
             assert (alpha >= 0.5).mean() < 0.01
             assert alpha.mean() < 0.02
+
+
+def test_a_folder_without_sequences_is_a_clear_error(tmp_path, engine):
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="no sequence"):
+        _evaluate(tmp_path)
