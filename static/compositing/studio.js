@@ -133,9 +133,11 @@
     };
     this.hasSource = function () { return source !== null; };
     var changed = function (event) {
+      // Only the form's own options: not the before/after slider (no name), not the photo.
+      if (!event.target.name || event.target.name === "photo") return;
       var out = form.querySelector('[data-range-output="' + event.target.name + '"]');
       if (out) out.textContent = event.target.value;
-      if (event.target.name !== "photo") self.schedule();
+      self.schedule();
     };
     form.addEventListener("input", changed);
     form.addEventListener("change", changed);
