@@ -140,14 +140,16 @@ def crop_rgb(
     RGB of ``size`` (height, width), area-resampled (Pillow's antialiased bilinear)."""
     height, width = size
     x0, y0, x1, y1 = box
+    # reducing_gap: an integer box reduction first, then the bilinear filter on the
+    # result (far cheaper than the full antialiased filter on a large crop).
     luma = Image.fromarray(planes[0], "L").resize(
-        (width, height), Image.Resampling.BILINEAR, box=(x0, y0, x1, y1)
+        (width, height), Image.Resampling.BILINEAR, box=(x0, y0, x1, y1), reducing_gap=2.0
     )
     half = (x0 / 2, y0 / 2, x1 / 2, y1 / 2)
     cb, cr = (
         np.asarray(
             Image.fromarray(plane, "L").resize(
-                (width, height), Image.Resampling.BILINEAR, box=half
+                (width, height), Image.Resampling.BILINEAR, box=half, reducing_gap=2.0
             ),
             np.float32,
         )

@@ -43,11 +43,13 @@ class MaskOptions:
     around a small person (:mod:`.crop`); ``crop``: its settings; ``flow``: follow the
     picture's motion when smoothing the crop's probability over time (:mod:`.motion`);
     ``strength``/``motion``: that smoothing (:func:`.temporal.gated_blend`); ``low``/``high``:
-    the crop's refined alpha snaps below ``low`` to 0 and above ``high`` to 1.
+    the crop's refined alpha snaps below ``low`` to 0 and above ``high`` to 1; ``mirrored``:
+    the crop's probability is the mean of the network on the crop and on its mirror image.
 
     Defaults tuned on ``../shared/data/video-dev`` (``manage.py evaluate_segmenter --video``):
     the optical flow gave the same J with more flicker there, so it is off; snapping cut
-    flicker by a tenth at the same J.
+    flicker by a tenth at the same J; the mirrored second look added J +0.004, F +0.006 and
+    cut flicker 7 % for one more network call per frame.
     """
 
     second_pass: bool = True
@@ -57,6 +59,7 @@ class MaskOptions:
     motion: float = 0.5
     low: float = 0.3
     high: float = 0.7
+    mirrored: bool = True
 
 
 class FrameMasker:
@@ -140,7 +143,11 @@ class FrameMasker:
         stored_size = (net_w, net_h) if turns % 2 else (net_h, net_w)
         rgb = crop_rgb(frame.planes, box, stored_size, self.matrix)
         network_rgb = np.ascontiguousarray(np.rot90(rgb, k=turns)) if turns else rgb
-        probability = self.segmenter(network_rgb[None])[0]
+        if self.options.mirrored:
+            pair = self.segmenter(np.stack([network_rgb, network_rgb[:, ::-1]]))
+            probability = (pair[0] + pair[1][:, ::-1]) * np.float32(0.5)
+        else:
+            probability = self.segmenter(network_rgb[None])[0]
         if turns:
             probability = np.ascontiguousarray(np.rot90(probability, k=-turns))
         self.timings["segment"] += time.perf_counter() - t0
