@@ -65,6 +65,18 @@ def _text(help_text: str, example: str) -> serializers.CharField:
     )
 
 
+@extend_schema_field(OpenApiTypes.BOOL)
+class _Flag(serializers.Field):
+    """A boolean placement option passed through raw: ``compositing.services.placement``
+    parses it, so ``crop=perhaps`` is ``invalid_option`` like every other placement error."""
+
+    def to_internal_value(self, data: object) -> object:
+        return data
+
+    def to_representation(self, value: object) -> object:
+        return value
+
+
 class PlacementSerializer(serializers.Serializer):
     """Placement options of a photo composite (create and re-composite; not videos)."""
 
@@ -79,8 +91,8 @@ class PlacementSerializer(serializers.Serializer):
         "30,50",
     )
     background_zoom = _text("Zoom into the background image, 1 to 4 (default 1).", "1.5")
-    background_mirror = serializers.BooleanField(
-        required=False, default=False, help_text="Mirror the background left-right."
+    background_mirror = _Flag(
+        required=False, help_text="Mirror the background left-right (`true`/`false`)."
     )
     scale = _text(
         "The subject's size, 10 to 100 percent of the size that fits the output (default 100).",
@@ -91,10 +103,10 @@ class PlacementSerializer(serializers.Serializer):
         " (as CSS background-position: `0,100` is bottom-left).",
         "bottom",
     )
-    crop = serializers.BooleanField(
+    crop = _Flag(
         required=False,
-        default=False,
-        help_text="Cut the output to the subject (plus `crop_margin`), as remove.bg does.",
+        help_text="Cut the output to the subject (plus `crop_margin`), as remove.bg does"
+        " (`true`/`false`).",
     )
     crop_margin = _text(
         "With `crop`: margin around the subject, `Npx` (0-1000) or `N%` of the subject's"

@@ -83,12 +83,23 @@ def test_bad_placement_is_a_400_with_a_code(api, field, value):
     assert body["code"] == "invalid_option" and field in body["detail"]
 
 
-def test_bad_boolean_is_a_400(api):
+@pytest.mark.parametrize("field", ["crop", "background_mirror"])
+def test_bad_boolean_is_invalid_option_like_the_other_placement_errors(api, field):
     response = api.post(
-        URL, {"photo": upload(images.portrait_jpeg(256)), "mode": "blur", "crop": "perhaps"}
+        URL, {"photo": upload(images.portrait_jpeg(256)), "mode": "blur", field: "perhaps"}
     )
     assert response.status_code == 400
-    assert response.json()["code"] == "invalid"
+    body = response.json()
+    assert body["code"] == "invalid_option" and field in body["detail"]
+
+
+def test_bad_boolean_in_json_recomposite_is_invalid_option(api):
+    created = api.post(URL, {"photo": upload(images.portrait_jpeg(256)), "mode": "blur"}).json()
+    response = api.post(
+        f"{URL}{created['id']}/recomposite/", {"mode": "blur", "crop": [1]}, format="json"
+    )
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid_option"
 
 
 def test_recomposite_of_another_persons_composite_is_404(api, other_api):
