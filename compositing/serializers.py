@@ -12,6 +12,7 @@ from rest_framework import serializers
 from rest_framework.reverse import reverse
 
 from compositing.models import Composite
+from compositing.services.background_choice import composite_notices
 from compositing.services.photos import PHOTO_FORMATS
 
 COMPOSITE_MODES = Composite.Mode.choices
@@ -178,6 +179,7 @@ class CompositeSerializer(serializers.ModelSerializer):
     mask_url = serializers.SerializerMethodField()
     source_url = serializers.SerializerMethodField()
     thumbnail_url = serializers.SerializerMethodField()
+    notices = serializers.SerializerMethodField()
     placement = serializers.DictField(
         child=serializers.JSONField(),
         help_text="The placement options it was made with (canonical; the names of create).",
@@ -219,12 +221,27 @@ class CompositeSerializer(serializers.ModelSerializer):
             "mask_url",
             "source_url",
             "thumbnail_url",
+            "notices",
         ]
         read_only_fields = fields
 
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_color(self, composite: Composite) -> str | None:
         return composite.color or None
+
+    @extend_schema_field(
+        serializers.ListField(
+            child=serializers.CharField(),
+            help_text=(
+                "What the server changed on its own while making this composite, in words for"
+                " the person: e.g. transparency asked for in `jpg` was written as PNG, or"
+                " `save_background` with a full library kept the background with this"
+                " composite only. Only in the answer to create or re-composite; `[]` otherwise."
+            ),
+        )
+    )
+    def get_notices(self, composite: Composite) -> list[str]:
+        return composite_notices(composite)
 
     @extend_schema_field(OpenApiTypes.URI)
     def get_url(self, composite: Composite) -> str:

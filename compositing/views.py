@@ -25,6 +25,7 @@ from compositing import services
 from compositing.forms import DEFAULT_COLOR, DraftForm, PhotoOptionsForm, StudioForm
 from compositing.models import Composite
 from compositing.picker import picker_context
+from compositing.services.background_choice import composite_notices
 from compositing.services.placement import OUTPUT_PRESETS, placement_summary
 from compositing.video_status import video_job_json
 from vbgsite.errors import AppError
@@ -81,6 +82,7 @@ def studio(request: HttpRequest) -> HttpResponse:
             return _error_response(request, error, "compositing/studio.html", context)
         if wants_json(request):
             return JsonResponse(_composite_json(composite), status=201)
+        _warn_notices(request, composite)
         return redirect(f"{reverse('compositing:studio')}?result={composite.pk}#result")
 
     result = None
@@ -160,6 +162,7 @@ def recomposite(request: HttpRequest, composite_id: str) -> HttpResponse:
         return _error_response(request, error, "compositing/detail.html", context)
     if wants_json(request):
         return JsonResponse(_composite_json(created), status=201)
+    _warn_notices(request, created)
     if composite.status == Composite.Status.DRAFT:
         return redirect(f"{reverse('compositing:studio')}?result={created.pk}#result")
     messages.success(request, "Re-composited with the stored mask — no new cut-out was needed.")
@@ -209,6 +212,13 @@ def _error_response(
     if template == "compositing/detail.html":
         return _render_detail(request, context["composite"], context, status=status)
     return _render_studio(request, context, status=status)
+
+
+def _warn_notices(request: HttpRequest, composite: Composite) -> None:
+    """What the service changed on its own (a full library, PNG for transparency) as page
+    warnings after the redirect."""
+    for notice in composite_notices(composite):
+        messages.warning(request, notice)
 
 
 def _placement_initial(stored: dict[str, Any]) -> dict[str, Any]:
@@ -319,6 +329,7 @@ def _composite_json(composite: Composite) -> dict[str, Any]:
         "timings": composite.timings,
         "placement": composite.placement,
         "recomposite_url": reverse("compositing:recomposite", args=[composite.pk]),
+        "notices": composite_notices(composite),
     }
 
 

@@ -43,6 +43,7 @@ from compositing.services.background_choice import (
     background_attach,
     background_choice_check,
     background_resolve,
+    composite_notice_add,
 )
 from compositing.services.composites import composite_delete, composite_get
 from compositing.services.placement import placement_as_dict, placement_parse
@@ -73,6 +74,11 @@ RESULT_QUALITY = 90
 # The model leaves faint specks on photos without people; a real subject covers far more.
 PERSON_MIN_FRACTION = 0.002
 MISSING_FILE = "A stored file of this composite is missing."
+# Said (composite_notices), not done silently, when the format asked for cannot hold it.
+TRANSPARENT_AS_PNG = (
+    "JPEG cannot hold transparency, so this composite was saved as PNG (WebP would keep it too)."
+)
+MATTE_AS_PNG = "The matte alone is a greyscale PNG, so this composite was saved as PNG."
 
 
 def composite_create(
@@ -237,6 +243,7 @@ class _PhotoRequest:
     started: float = field(default_factory=time.perf_counter)
     started_at: datetime = field(default_factory=timezone.now)
     timings: dict[str, float] = field(default_factory=dict)
+    notices: list[str] = field(default_factory=list)
 
     def check(
         self,
@@ -257,10 +264,12 @@ class _PhotoRequest:
         if fmt not in PHOTO_FORMATS:
             raise InvalidOption(f"Unknown output format {output_format!r}; use jpg, png or webp.")
         self.placement = placement_parse(placement)
-        if mode == Composite.Mode.TRANSPARENT and fmt == "jpg":
-            fmt = "png"  # JPEG has no alpha channel
-        if self.placement.channels == "alpha":
+        if self.placement.channels == "alpha" and fmt != "png":
             fmt = "png"  # the matte alone: a greyscale PNG
+            self.notices.append(MATTE_AS_PNG)
+        elif mode == Composite.Mode.TRANSPARENT and fmt == "jpg":
+            fmt = "png"  # JPEG has no alpha channel
+            self.notices.append(TRANSPARENT_AS_PNG)
         self.fmt = fmt
 
 
@@ -335,6 +344,8 @@ def _render_and_save(
         composite.finished_at = timezone.now()
 
     files_store_then_insert(composite, files=files, undo=undo, before_insert=finish)
+    for message in request.notices:
+        composite_notice_add(composite, message)
     return composite
 
 

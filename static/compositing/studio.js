@@ -275,6 +275,7 @@
 
   photoInput.addEventListener("change", function () {
     show(errorBox, false);
+    showNotices([]);
     if (previewUrl) URL.revokeObjectURL(previewUrl);
     previewUrl = null;
     var file = photoInput.files[0];
@@ -314,7 +315,22 @@
     );
   }
 
+  // What the server changed on its own (a full library, PNG for transparency): said.
+  function showNotices(notices) {
+    var box = q("[data-notices]");
+    var list = q("[data-notices-list]");
+    if (!box || !list) return;
+    list.textContent = "";
+    (notices || []).forEach(function (text) {
+      var item = document.createElement("li");
+      item.textContent = text;
+      list.appendChild(item);
+    });
+    show(box, list.children.length > 0);
+  }
+
   function showResult(data) {
+    showNotices(data.notices);
     resultBox.innerHTML = compareMarkup(data);
     if (window.vbgApplyDataStyles) window.vbgApplyDataStyles(resultBox);
     var compare = resultBox.querySelector("[data-compare]");
