@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_tasks_db",
+    "django_tasks_redis",
     "accounts",
     "backgrounds",
     "compositing",
@@ -269,12 +270,35 @@ STORAGES = {
     },
 }
 
-# Tasks: database-backed queue, worked by `manage.py db_worker` (Procfile `worker`).
-TASKS = {
-    "default": {
-        "BACKEND": env_str("VBG_TASKS_BACKEND", "django_tasks_db.DatabaseBackend"),
+# Tasks (videos), worked by `manage.py run_worker` (Procfile `worker`): VBG_TASKS_BACKEND
+# "db" (django-tasks-db: task rows in the database, the embedded default) or "redis"
+# (django-tasks-redis on REDIS_URL: any number of workers on any number of machines; the
+# default when REDIS_URL is set). A dotted backend path is taken as is.
+VBG_TASKS_BACKEND = env_str("VBG_TASKS_BACKEND", "redis" if REDIS_URL else "db").strip()
+if VBG_TASKS_BACKEND == "db":
+    TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+elif VBG_TASKS_BACKEND == "redis":
+    if not REDIS_URL:
+        raise ImproperlyConfigured("VBG_TASKS_BACKEND=redis needs REDIS_URL")
+    TASKS = {
+        "default": {
+            "BACKEND": "django_tasks_redis.RedisTaskBackend",
+            "OPTIONS": {
+                "REDIS_URL": env_str("VBG_TASKS_REDIS_URL", REDIS_URL),
+                # Keys under this prefix: several deployments (or test runs) share a Redis.
+                "REDIS_KEY_PREFIX": env_str("VBG_TASKS_REDIS_PREFIX", "vbg_tasks"),
+                # Finished tasks are kept a day (the composite row holds the outcome).
+                "REDIS_COMPLETED_TASK_TTL": env_int("VBG_TASKS_RESULT_TTL", 86400, minimum=60),
+                # A dead worker's message is delivered again after this (our own recovery,
+                # from the job's heartbeat, re-queues it after VBG_VIDEO_STALE_SECONDS).
+                "REDIS_CLAIM_TIMEOUT": env_int("VBG_TASKS_CLAIM_TIMEOUT", 300, minimum=1),
+            },
+        }
     }
-}
+elif "." in VBG_TASKS_BACKEND:
+    TASKS = {"default": {"BACKEND": VBG_TASKS_BACKEND}}
+else:
+    raise ImproperlyConfigured(f"VBG_TASKS_BACKEND={VBG_TASKS_BACKEND!r} must be db or redis")
 
 # Segmentation model.
 VBG_MODEL_DIR = Path(env_str("VBG_MODEL_DIR", str(BASE_DIR / "models")))

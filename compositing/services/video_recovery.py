@@ -1,7 +1,10 @@
 """Recovering video jobs whose worker died.
 
 django-tasks-db leaves a killed worker's task row RUNNING forever and never picks it up
-again. :func:`composites_recover_stale` (run by ``manage.py run_worker`` at start and every
+again; django-tasks-redis delivers a dead worker's message again only after its claim
+timeout, and a job's own heartbeat says it much sooner. On either queue (the questions
+asked of the queue are answered in ``video_queue``), :func:`composites_recover_stale`
+(run by ``manage.py run_worker`` at start and every
 ``VBG_VIDEO_STALE_SECONDS / 2``, by ``manage.py recover_composites``, and lazily by
 ``composite_video_status`` for the composite being looked at) re-queues a RUNNING
 composite whose heartbeat is stale with a new task while ``attempts <
@@ -17,16 +20,15 @@ from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
-from django_tasks_db.models import DBTaskResult
 
 from compositing.models import Composite
-from compositing.services.video_queue import TASK_PATH, video_task_enqueue
+from compositing.services.video_queue import (
+    video_task_enqueue,
+    video_task_live,
+    video_tasks_fail_dead,
+)
 
 logger = logging.getLogger(__name__)
-
-
-class WorkerLost(Exception):
-    """Recorded on the task row of a run whose worker stopped (killed or crashed)."""
 
 
 @dataclass
@@ -52,8 +54,8 @@ def composites_recover_stale(
     (default ``VBG_VIDEO_STALE_SECONDS``) has lost its worker (a live run writes it twice a
     second). With ``attempts < VBG_VIDEO_MAX_ATTEMPTS`` it goes back to QUEUED with a new
     task; otherwise it is FAILED with a reason. The dead run's task row (left RUNNING by
-    django-tasks-db) is marked failed. A QUEUED composite with no ready or running task
-    row for that long (an enqueue lost in a crash) gets a new task. Safe to run from any
+    django-tasks-db) is marked failed. A QUEUED composite with no waiting or running task
+    for that long (an enqueue lost in a crash) gets a new task. Safe to run from any
     number of processes at once: each change is a conditional update.
     """
     stale = stale_seconds if stale_seconds is not None else settings.VBG_VIDEO_STALE_SECONDS
@@ -108,7 +110,7 @@ def _recover_running(composite: Composite, *, cutoff: datetime, report: Recovery
         outcome = report.failed
     if not claim.update(eta_seconds=None, updated=now, **fields):
         return  # another process recovered it, or the run came back to life
-    _fail_dead_task_rows(composite.pk)
+    video_tasks_fail_dead(composite.pk)
     if outcome is report.requeued:
         video_task_enqueue(composite.pk)
     if outcome is not None:
@@ -122,30 +124,10 @@ def _recover_running(composite: Composite, *, cutoff: datetime, report: Recovery
 
 
 def _reenqueue_if_task_lost(composite: Composite, *, report: Recovery) -> None:
-    """A QUEUED job with no ready or running task row gets a new task."""
-    live = DBTaskResult.objects.filter(
-        task_path=TASK_PATH,
-        status__in=("READY", "RUNNING"),
-        args_kwargs__kwargs__composite_id=str(composite.pk),
-    ).exists()
-    if live:
+    """A QUEUED job with no waiting or running task gets a new task."""
+    if video_task_live(composite.pk):
         return
-    _fail_dead_task_rows(composite.pk)
+    video_tasks_fail_dead(composite.pk)
     Composite.objects.filter(pk=composite.pk).update(updated=timezone.now())
     video_task_enqueue(composite.pk)
     report.reenqueued.append(str(composite.pk))
-
-
-def _fail_dead_task_rows(composite_id: Any) -> None:
-    """Mark the task rows a dead worker left RUNNING for this composite as failed."""
-    DBTaskResult.objects.filter(
-        task_path=TASK_PATH,
-        status="RUNNING",
-        args_kwargs__kwargs__composite_id=str(composite_id),
-    ).update(
-        status="FAILED",
-        finished_at=timezone.now(),
-        exception_class_path=f"{WorkerLost.__module__}.{WorkerLost.__qualname__}",
-        traceback="The worker running this task stopped (killed or crashed); "
-        "the composite was recovered by composites_recover_stale.",
-    )

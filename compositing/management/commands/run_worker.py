@@ -9,6 +9,11 @@ Same options as ``db_worker``. In addition:
 - on SIGTERM/SIGINT (a deploy or a dyno restart) the running video job stops at the next
   frame and goes back to the queue at once, instead of being killed when the platform's
   grace period runs out. A second signal stops the worker immediately, as in db_worker.
+
+With the Redis queue (``VBG_TASKS_BACKEND=redis``, django-tasks-redis) the same options
+run django-tasks-redis's worker instead (``--batch``: exit once the queue is empty;
+``--queue-name '*'``: every queue), with the same recovery and signal handling; any
+number of these workers, on any number of machines, consume one queue.
 """
 
 from __future__ import annotations
@@ -16,13 +21,19 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from argparse import ArgumentParser, ArgumentTypeError
 from typing import Any
 
 from django.conf import settings
+from django.core.management.base import BaseCommand
 from django.db import connection
+from django.tasks import task_backends
+from django.tasks.exceptions import InvalidTaskBackend
 from django_tasks_db.management.commands import db_worker
+from django_tasks_redis.management.commands import run_redis_tasks
 
 from compositing.services.video_jobs import WORKER_SHUTDOWN
+from compositing.services.video_queue import queue_backend_name
 from compositing.services.video_recovery import composites_recover_stale
 
 logger = logging.getLogger("compositing.worker")
@@ -51,8 +62,47 @@ def _watchdog(stop: threading.Event, interval: float) -> None:
         connection.close()
 
 
+def _known_backend(name: str) -> str:
+    try:
+        task_backends[name]
+    except InvalidTaskBackend as exc:
+        raise ArgumentTypeError(exc.args[0]) from exc
+    return name
+
+
+class _RedisWorker(run_redis_tasks.Command):
+    """django-tasks-redis's worker; a shutdown signal also stops the running video job at
+    its next frame (it goes back to the queue), as with db_worker."""
+
+    def _report_signal(self, signum: int, count: int) -> None:
+        WORKER_SHUTDOWN.set()
+        super()._report_signal(signum, count)
+
+
+def _run_redis_worker(command: BaseCommand, options: dict[str, Any]) -> None:
+    """Run django-tasks-redis's worker with db_worker's options."""
+    queue = options["queue_name"]
+    _RedisWorker(stdout=command.stdout, stderr=command.stderr).handle(
+        queue_name=None if queue == "*" else queue,
+        backend_name=options["backend_name"],
+        continuous=not options["batch"],
+        interval=options["interval"],
+        max_tasks=options.get("max_tasks") or 0,
+        claim_interval=60.0,
+        shutdown_timeout=0.0,
+        no_graceful_shutdown=False,
+        empty_exit_code=0,
+        failed_exit_code=0,
+    )
+
+
 class Command(db_worker.Command):
     help = "Run the task worker (db_worker) with recovery of video jobs whose worker died."
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        super().add_arguments(parser)
+        # db_worker accepts only database backends; a Redis one is run by its own worker.
+        parser._option_string_actions["--backend"].type = _known_backend
 
     def handle(self, **options: Any) -> None:
         _recover()
@@ -62,6 +112,12 @@ class Command(db_worker.Command):
             target=_watchdog, args=(stop, max(1.0, stale / 2)), name="video-watchdog", daemon=True
         )
         watchdog.start()
+        if queue_backend_name() == "redis":
+            try:
+                _run_redis_worker(self, options)
+            finally:
+                stop.set()
+            return
         original = db_worker.Worker.configure_signals
 
         def configure_signals(worker: db_worker.Worker) -> None:
