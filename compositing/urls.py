@@ -10,6 +10,7 @@ urlpatterns = [
     path("", views.studio, name="studio"),
     path("studio/draft/", views.studio_draft, name="studio_draft"),
     path("history/", views.history, name="history"),
+    path("history/download.zip", views.download_zip, name="download_zip"),
     path("history/<uuid:composite_id>/", views.detail, name="detail"),
     path("history/<uuid:composite_id>/recomposite/", views.recomposite, name="recomposite"),
     path("history/<uuid:composite_id>/delete/", views.delete, name="delete"),

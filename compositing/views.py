@@ -16,9 +16,10 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from compositing import services
@@ -113,11 +114,28 @@ def studio_draft(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-def history(request: HttpRequest) -> HttpResponse:
+def history(request: HttpRequest, *, status: int = 200) -> HttpResponse:
     """The person's composites, newest first, as a paginated grid of thumbnails."""
     composites = Composite.objects.for_user(request.user).history().select_related("background")
     page = Paginator(composites, HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "compositing/history.html", {"page": page})
+    return render(request, "compositing/history.html", {"page": page}, status=status)
+
+
+@login_required
+@require_GET
+def download_zip(request: HttpRequest) -> HttpResponse:
+    """The results of ``?id=<uuid>&id=...`` (the person's own) as one ZIP download."""
+    try:
+        with not_found_as_404():  # anyone else's id, or a malformed one
+            ids = request.GET.getlist("id")
+            archive = services.composites_zip(user=request.user, composite_ids=ids)
+    except AppError as error:
+        if wants_json(request):
+            return JsonResponse(error.as_dict(), status=error_status(error))
+        messages.error(request, error.message)
+        return history(request, status=error_status(error))
+    name = f"composites-{timezone.localtime():%Y%m%d-%H%M}.zip"
+    return FileResponse(archive, as_attachment=True, filename=name, content_type="application/zip")
 
 
 @login_required

@@ -8,6 +8,7 @@
 - :mod:`.video_requests` — upload and queue a video, cancel, progress;
 - :mod:`.video_jobs` — the task body on the worker, its monitor, worker hooks;
 - :mod:`.video_recovery` — jobs whose worker died;
+- :mod:`.zips` — several results as one ZIP download;
 - :mod:`.video_queue`, :mod:`.stored_files`, :mod:`.uploads` — the steps they share.
 
 The public service functions are re-exported here: ``from compositing import services``.
@@ -31,11 +32,13 @@ from compositing.services.video_requests import (
     composite_video_status,
     video_progress,
 )
+from compositing.services.zips import ZIP_MAX_COMPOSITES, composites_zip
 
 __all__ = [
     "FILE_KINDS",
     "PHOTO_FORMATS",
     "WORKER_SHUTDOWN",
+    "ZIP_MAX_COMPOSITES",
     "Recovery",
     "StoredFile",
     "background_choice_check",
@@ -51,5 +54,6 @@ __all__ = [
     "composite_video_run",
     "composite_video_status",
     "composites_recover_stale",
+    "composites_zip",
     "video_progress",
 ]
