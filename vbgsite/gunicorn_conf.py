@@ -30,6 +30,7 @@ import sys
 from typing import Any
 
 from compositing.engine import fork_safe_warm_up, worker_started
+from vbgsite.work_files import work_files_clean_stale
 
 logger = logging.getLogger("gunicorn.error")
 
@@ -59,8 +60,9 @@ _WARM = os.environ.get("VBG_WARM_MODEL", "1").strip().lower() not in {"0", "fals
 
 
 def on_starting(server: Any) -> None:
-    """Master, app loaded, before any worker forks: load and warm the model, then freeze
-    the heap the workers will share."""
+    """Master, app loaded, before any worker forks: remove work files of killed processes,
+    load and warm the model, then freeze the heap the workers will share."""
+    work_files_clean_stale()
     if _WARM:
         fork_safe_warm_up(log=logger)
         _import_request_code()
@@ -98,6 +100,12 @@ def _import_request_code() -> None:
         getattr(api_settings, name)
     Image.init()
     get_template("base.html")
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """Master, after a worker exited (or was killed: timeout, out of memory): remove the
+    upload files it could not (``vbg-*-<its pid>-*``)."""
+    work_files_clean_stale(pid=worker.pid)
 
 
 def post_fork(server: Any, worker: Any) -> None:

@@ -330,6 +330,15 @@ VBG_VIDEO_MAX_ATTEMPTS = env_int("VBG_VIDEO_MAX_ATTEMPTS", 3, minimum=1)
 VBG_VIDEO_STALE_SECONDS = env_int("VBG_VIDEO_STALE_SECONDS", 60, minimum=1)
 VBG_VIDEO_PRESET = env_str("VBG_VIDEO_PRESET", "superfast")
 VBG_VIDEO_CRF = env_int("VBG_VIDEO_CRF", 20, minimum=0)
+# Work files (vbgsite/work_files.py): large uploads, video copies and video work folders,
+# named vbg-<kind>-<pid>-...; a killed process's are removed at the next start (and any
+# older than VBG_WORK_MAX_AGE_SECONDS). VBG_WORK_DIR: default the system's temp folder.
+VBG_WORK_DIR = env_str("VBG_WORK_DIR", "")
+VBG_WORK_MAX_AGE_SECONDS = env_int("VBG_WORK_MAX_AGE_SECONDS", 86400, minimum=60)
+FILE_UPLOAD_HANDLERS = [
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "vbgsite.work_files.WorkFileUploadHandler",
+]
 # Django refuses request bodies above this before our own checks see them.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-import tempfile
 import threading
 import uuid
 from pathlib import Path, PurePosixPath
@@ -49,6 +48,7 @@ from compositing.services.uploads import stored_image_decode
 from compositing.services.video_queue import video_task_enqueue
 from compositing.video import VideoCancelled, composite_video
 from vbgsite.errors import AppError, InvalidVideo, NotFound
+from vbgsite.work_files import work_dir
 
 logger = logging.getLogger(__name__)
 
@@ -148,7 +148,7 @@ def composite_video_run(*, composite_id: uuid.UUID | str) -> str:
     if composite is None:
         return "skipped"
     monitor = _Monitor(composite.pk, composite.attempts, composite.frames_total)
-    workdir = Path(tempfile.mkdtemp(prefix="vbg-video-"))
+    workdir = work_dir("video")  # named: found and removed if this worker is killed
     stored: list[str] = []
     storage = composite.source.storage
     try:

@@ -8,7 +8,7 @@ photos' (:mod:`compositing.services.background_choice`): same checks, same messa
 
 from __future__ import annotations
 
-import tempfile
+import shutil
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,6 +33,7 @@ from compositing.services.video_queue import video_task_enqueue
 from compositing.services.video_recovery import composites_recover_stale, heartbeat_is_stale
 from compositing.video import VideoInfo, output_size, probe_video
 from vbgsite.errors import FileTooLarge, InvalidOption, InvalidVideo, VideoTooLong
+from vbgsite.work_files import work_dir
 
 VIDEO_FORMATS: tuple[str, ...] = ("mp4",)
 # Container name (from the probe) -> the extension the stored source gets.
@@ -158,8 +159,9 @@ def _local_copy(upload: IO[bytes], *, max_bytes: int) -> Iterator[Path]:
     if callable(temporary_path):
         yield Path(temporary_path())
         return
-    with tempfile.TemporaryDirectory(prefix="vbg-upload-") as folder:
-        path = Path(folder) / "upload"
+    folder = work_dir("video-upload")  # named: found and removed if this process is killed
+    try:
+        path = folder / "upload"
         total = 0
         if hasattr(upload, "seek"):
             upload.seek(0)
@@ -172,6 +174,8 @@ def _local_copy(upload: IO[bytes], *, max_bytes: int) -> Iterator[Path]:
         if total == 0:
             raise InvalidVideo("This file is empty.")
         yield path
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _minutes(seconds: float) -> str:

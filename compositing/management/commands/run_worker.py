@@ -6,6 +6,7 @@ Same options as ``db_worker``. In addition:
   thread, it runs ``composites_recover_stale``: a video job whose worker was killed
   (django-tasks-db leaves its task row RUNNING forever and never picks it up again) is
   re-queued with a new task, or failed after ``VBG_VIDEO_MAX_ATTEMPTS``;
+- at start, work files left by killed processes are removed (``vbgsite.work_files``);
 - on SIGTERM/SIGINT (a deploy or a dyno restart) the running video job stops at the next
   frame and goes back to the queue at once, instead of being killed when the platform's
   grace period runs out. A second signal stops the worker immediately, as in db_worker.
@@ -35,6 +36,7 @@ from django_tasks_redis.management.commands import run_redis_tasks
 from compositing.services.video_jobs import WORKER_SHUTDOWN
 from compositing.services.video_queue import queue_backend_name
 from compositing.services.video_recovery import composites_recover_stale
+from vbgsite.work_files import work_files_clean_stale
 
 logger = logging.getLogger("compositing.worker")
 
@@ -105,6 +107,7 @@ class Command(db_worker.Command):
         parser._option_string_actions["--backend"].type = _known_backend
 
     def handle(self, **options: Any) -> None:
+        work_files_clean_stale()  # left by a worker that was killed (issue 13, hole 7)
         _recover()
         stale = float(settings.VBG_VIDEO_STALE_SECONDS)
         stop = threading.Event()
