@@ -335,6 +335,9 @@ VBG_VIDEO_CRF = env_int("VBG_VIDEO_CRF", 20, minimum=0)
 # older than VBG_WORK_MAX_AGE_SECONDS). VBG_WORK_DIR: default the system's temp folder.
 VBG_WORK_DIR = env_str("VBG_WORK_DIR", "")
 VBG_WORK_MAX_AGE_SECONDS = env_int("VBG_WORK_MAX_AGE_SECONDS", 86400, minimum=60)
+# The task worker's storage sweep (manage.py sweep_storage --delete): every this many
+# seconds (once a day), 0 to turn it off.
+VBG_SWEEP_INTERVAL_SECONDS = env_int("VBG_SWEEP_INTERVAL_SECONDS", 86400, minimum=0)
 FILE_UPLOAD_HANDLERS = [
     "django.core.files.uploadhandler.MemoryFileUploadHandler",
     "vbgsite.work_files.WorkFileUploadHandler",

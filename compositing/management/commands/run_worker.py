@@ -7,6 +7,9 @@ Same options as ``db_worker``. In addition:
   (django-tasks-db leaves its task row RUNNING forever and never picks it up again) is
   re-queued with a new task, or failed after ``VBG_VIDEO_MAX_ATTEMPTS``;
 - at start, work files left by killed processes are removed (``vbgsite.work_files``);
+- once a day (``VBG_SWEEP_INTERVAL_SECONDS``, counted across workers in the shared
+  cache), from the watchdog thread: ``storage_sweep(delete=True)`` (objects without rows,
+  rows without objects; ``manage.py sweep_storage``) and stale work files;
 - on SIGTERM/SIGINT (a deploy or a dyno restart) the running video job stops at the next
   frame and goes back to the queue at once, instead of being killed when the platform's
   grace period runs out. A second signal stops the worker immediately, as in db_worker.
@@ -22,10 +25,12 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from argparse import ArgumentParser, ArgumentTypeError
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.management.base import BaseCommand
 from django.db import connection
 from django.tasks import task_backends
@@ -33,12 +38,14 @@ from django.tasks.exceptions import InvalidTaskBackend
 from django_tasks_db.management.commands import db_worker
 from django_tasks_redis.management.commands import run_redis_tasks
 
+from compositing.services.storage_sweep import storage_sweep
 from compositing.services.video_jobs import WORKER_SHUTDOWN
 from compositing.services.video_queue import queue_backend_name
 from compositing.services.video_recovery import composites_recover_stale
 from vbgsite.work_files import work_files_clean_stale
 
 logger = logging.getLogger("compositing.worker")
+SWEEP_CACHE_KEY = "vbg_storage_sweep_last"
 
 
 def _recover() -> None:
@@ -56,10 +63,27 @@ def _recover() -> None:
         )
 
 
+def _sweep_if_due() -> None:
+    """Once per ``VBG_SWEEP_INTERVAL_SECONDS`` across every worker (the last run's time is
+    in the shared cache): the storage sweep with deletion, and stale work files."""
+    interval = settings.VBG_SWEEP_INTERVAL_SECONDS
+    if not interval:
+        return
+    try:
+        if not cache.add(SWEEP_CACHE_KEY, time.time(), timeout=interval):
+            return  # swept less than an interval ago (here or by another worker)
+        work_files_clean_stale()
+        storage_sweep(delete=True)
+    except Exception:
+        logger.exception("daily storage sweep failed")
+
+
 def _watchdog(stop: threading.Event, interval: float) -> None:
     try:
+        _sweep_if_due()
         while not stop.wait(interval):
             _recover()
+            _sweep_if_due()
     finally:
         connection.close()
 
