@@ -213,28 +213,82 @@
     errorBox.scrollIntoView({ behavior: "smooth", block: "center" });
   }
 
-  function setBusy(busy, message) {
-    form.classList.toggle("is-busy", busy);
-    submit.disabled = busy;
-    var idle = base ? submitLabel.getAttribute("data-label-save") : "Replace background";
-    submitLabel.textContent = busy ? "Working…" : idle;
-    var text = working.querySelector("strong");
-    if (text) text.textContent = message || "Cutting out the person…";
-    show(working, busy);
+  var workingTitle = q("[data-working-title]");
+  var workingBar = q("[data-working-progress]");
+  var workingDetail = q("[data-working-detail]");
+  var clock = null;
+
+  function idleLabel() {
+    return base ? submitLabel.getAttribute("data-label-save") : "Replace background";
   }
 
-  function post(url, body) {
+  function setBusy(busy, serverStep) {
+    form.classList.toggle("is-busy", busy);
+    submit.disabled = busy;
+    submitLabel.textContent = busy ? "Working…" : idleLabel();
+    window.clearInterval(clock);
+    show(working, busy);
+    if (busy) progress({ phase: "upload", loaded: 0, total: 0, serverStep: serverStep });
+  }
+
+  function megabytes(bytes) { return (bytes / 1048576).toFixed(1); }
+
+  // Real progress: the upload's bytes, then the server's step with the seconds it has
+  // taken so far (the model's first run after a restart, or a very large photo, can take
+  // a while: the page says what it is waiting for instead of promising a time).
+  function progress(state) {
+    if (state.phase === "upload") {
+      var percent = state.total ? Math.round((100 * state.loaded) / state.total) : 0;
+      workingTitle.textContent = "Uploading… " + percent + " %";
+      workingBar.value = percent;
+      workingDetail.textContent = state.total
+        ? megabytes(state.loaded) + " of " + megabytes(state.total) + " MB sent" : "";
+      return;
+    }
+    var started = Date.now();
+    workingTitle.textContent = state.serverStep || "Finding the person…";
+    workingBar.removeAttribute("value"); // indeterminate: the server does not report steps
+    var tick = function () {
+      var seconds = Math.round((Date.now() - started) / 1000);
+      workingDetail.textContent = "Uploaded. " + (seconds ? seconds + " s so far." : "Working on it…");
+    };
+    tick();
+    window.clearInterval(clock);
+    clock = window.setInterval(tick, 1000);
+  }
+
+  // POST with the upload's progress (XMLHttpRequest reports sent bytes; fetch does not).
+  // onProgress({phase: "upload", loaded, total}) then ({phase: "server"}); resolves
+  // {ok, status, body} (body: the JSON answer, or null).
+  function send(url, body, onProgress) {
     var csrf = form.querySelector("input[name=csrfmiddlewaretoken]").value;
-    return fetch(url, {
-      method: "POST",
-      body: body,
-      headers: { Accept: "application/json", "X-CSRFToken": csrf },
-      credentials: "same-origin",
-    }).then(function (response) {
-      return response.json().then(
-        function (json) { return { ok: response.ok, status: response.status, body: json }; },
-        function () { return { ok: false, status: response.status, body: null }; }
-      );
+    return new Promise(function (resolve, reject) {
+      var xhr = new XMLHttpRequest();
+      xhr.open("POST", url);
+      xhr.setRequestHeader("Accept", "application/json");
+      xhr.setRequestHeader("X-CSRFToken", csrf);
+      xhr.upload.addEventListener("progress", function (event) {
+        if (onProgress) onProgress({ phase: "upload", loaded: event.loaded, total: event.lengthComputable ? event.total : 0 });
+      });
+      xhr.upload.addEventListener("load", function () {
+        if (onProgress) onProgress({ phase: "server" });
+      });
+      xhr.addEventListener("load", function () {
+        var json = null;
+        try { json = JSON.parse(xhr.responseText); } catch (error) { json = null; }
+        var ok = xhr.status >= 200 && xhr.status < 300 && json !== null;
+        resolve({ ok: ok, status: xhr.status, body: json });
+      });
+      xhr.addEventListener("error", function () { reject(new Error("network")); });
+      xhr.addEventListener("abort", function () { reject(new Error("abort")); });
+      xhr.send(body);
+    });
+  }
+
+  function post(url, body, serverStep) {
+    return send(url, body, function (state) {
+      state.serverStep = serverStep;
+      progress(state);
     });
   }
 
@@ -250,8 +304,8 @@
     base = null;
     var body = new FormData();
     body.append("photo", file);
-    setBusy(true, "Cutting out the person…");
-    post(form.getAttribute("data-draft-url"), body)
+    setBusy(true, "Finding the person…");
+    post(form.getAttribute("data-draft-url"), body, "Finding the person…")
       .then(function (reply) {
         if (ticket !== draftRequest) return;
         if (!reply.ok) { failure(reply); return; }
@@ -298,6 +352,40 @@
     show(stagePhoto, true);
     startDraft(file);
   });
+
+  // Another way in (drop, paste, camera, sample: studio_inputs.js) hands a File here; it
+  // takes the same path as choosing it with the file input.
+  function usePhoto(file) {
+    var transfer = new DataTransfer();
+    transfer.items.add(file);
+    photoInput.files = transfer.files;
+    photoInput.dispatchEvent(new Event("change", { bubbles: true }));
+  }
+
+  var studio = {
+    form: form,
+    usePhoto: usePhoto,
+    send: send,
+    showError: showError,
+    hideError: function () { show(errorBox, false); },
+    idleLabel: idleLabel,
+    // The stage's views; a batch hides the single-photo ones.
+    clearStage: function () {
+      [placeholder, stagePhoto, previewBox, resultBox, resultActions, resultBadge].forEach(function (el) { show(el, false); });
+      showNotices([]);
+    },
+    resetSingle: function () {
+      base = null;
+      draftRequest++;
+      setBusy(false);
+      photoInput.value = "";
+      show(dropPreview, false);
+      show(dropEmpty, true);
+    },
+    showPlaceholder: function () { show(placeholder, true); },
+    onSubmit: null,
+  };
+  window.vbgStudio = studio;
 
   function compareMarkup(data) {
     var transparent = data.mode === "transparent" ? " is-transparent" : "";
@@ -367,6 +455,7 @@
     if (!window.fetch || !window.FormData) return; // plain form post
     event.preventDefault();
     show(errorBox, false);
+    if (studio.onSubmit && studio.onSubmit()) return; // a batch (studio_inputs.js)
     if (!photoInput.files.length && !base) {
       showError("Choose a photo to upload.");
       return;
@@ -377,8 +466,9 @@
       body.delete("photo"); // Save: the server reuses the stored photo and mask
       url = base.saveUrl;
     }
-    setBusy(true, base ? "Rendering at full quality…" : "Cutting out the person…");
-    post(url, body)
+    var step = base ? "Rendering at full quality…" : "Finding the person…";
+    setBusy(true, step);
+    post(url, body, step)
       .then(function (reply) {
         if (reply.ok) showResult(reply.body);
         else failure(reply);
