@@ -43,8 +43,8 @@ from typing import Literal
 import numpy as np
 from PIL import Image, ImageFilter
 
-from vbgsite.errors import InvalidColor, InvalidOption
 from compositing.imaging import alpha_to_uint8
+from vbgsite.errors import InvalidColor, InvalidOption
 
 Mode = Literal["image", "color", "blur", "transparent"]
 MODES: tuple[str, ...] = ("image", "color", "blur", "transparent")
@@ -252,22 +252,43 @@ def _map_grid(
     return planes, grid[0]
 
 
-def _foreground_array(photo_array: np.ndarray, mask_array: np.ndarray, low: _LowRes) -> np.ndarray:
-    """Decontaminated copy of photo_array (uint8 HxWx3); only the soft band changes."""
+# Rows per strip of the full-resolution passes (decontamination and paste): a strip's
+# copies stay a few MB, so a 48 MP photo never gets a full-size float or uint8 copy.
+_STRIP_ROWS = 256
+
+
+def _has_band(mask: Image.Image) -> bool:
+    """True when some pixel of the 8-bit matte is in the soft band (a C histogram)."""
+    return sum(mask.histogram()[_BAND_LOW : _BAND_HIGH + 1]) > 0
+
+
+class _BandMaps:
+    """F̂ and B̂, the local foreground and background colours, on a grid of
+    ``_MAP_CELL``-pixel cells of the full-resolution photo (uint8 N x 3 each)."""
+
+    def __init__(self, low: _LowRes, size: tuple[int, int]) -> None:
+        fg = low.weighted_mean(low.fg_weight, _FG_SIGMA, fallback_sigma=_FG_FALLBACK_SIGMA)
+        bg = low.weighted_mean(low.bg_weight, _FG_SIGMA, fallback_sigma=_FG_FALLBACK_SIGMA)
+        (self.fg, self.bg), self.grid_width = _map_grid([fg, bg], size, _MAP_CELL)
+
+
+def _foreground_rows(
+    photo_array: np.ndarray, mask_array: np.ndarray, maps: _BandMaps, top: int
+) -> np.ndarray:
+    """Decontaminated copy of rows ``top ..`` of the photo (uint8 hxWx3, with its hxW
+    matte); only the soft band changes; the same photo when the rows have no band."""
     band = np.flatnonzero((mask_array - np.uint8(_BAND_LOW)) <= _BAND_HIGH - _BAND_LOW)
     if band.size == 0:
         return photo_array
-    height, width = mask_array.shape
-    fg = low.weighted_mean(low.fg_weight, _FG_SIGMA, fallback_sigma=_FG_FALLBACK_SIGMA)
-    bg = low.weighted_mean(low.bg_weight, _FG_SIGMA, fallback_sigma=_FG_FALLBACK_SIGMA)
-    (fg_grid, bg_grid), grid_width = _map_grid([fg, bg], (width, height), _MAP_CELL)
+    width = mask_array.shape[1]
     cells, xs = np.divmod(band, width)
+    cells += top
     cells //= _MAP_CELL
-    cells *= grid_width
+    cells *= maps.grid_width
     xs //= _MAP_CELL
     cells += xs
-    fg_hat = np.take(fg_grid, cells, axis=0).astype(np.float32)
-    bg_hat = np.take(bg_grid, cells, axis=0).astype(np.float32)
+    fg_hat = np.take(maps.fg, cells, axis=0).astype(np.float32)
+    bg_hat = np.take(maps.bg, cells, axis=0).astype(np.float32)
     a = np.take(mask_array.reshape(-1), band).astype(np.float32)[:, None]
     a *= 1.0 / 255.0
     # Blur-fusion: F = F̂ + a (I - a F̂ - (1 - a) B̂) = F̂ + a (I - B̂ - a (F̂ - B̂))
@@ -285,6 +306,33 @@ def _foreground_array(photo_array: np.ndarray, mask_array: np.ndarray, low: _Low
     pixel = np.dtype("V3")
     out.view(pixel).reshape(-1)[band] = foreground.astype(np.uint8).view(pixel).reshape(-1)
     return out
+
+
+def _foreground_array(photo_array: np.ndarray, mask_array: np.ndarray, low: _LowRes) -> np.ndarray:
+    """Decontaminated copy of photo_array (uint8 HxWx3); only the soft band changes."""
+    height, width = mask_array.shape
+    if not np.any((mask_array - np.uint8(_BAND_LOW)) <= _BAND_HIGH - _BAND_LOW):
+        return photo_array
+    return _foreground_rows(photo_array, mask_array, _BandMaps(low, (width, height)), 0)
+
+
+def _paste_decontaminated(
+    target: Image.Image, photo: Image.Image, mask: Image.Image, low: _LowRes
+) -> None:
+    """Paste the decontaminated photo onto ``target`` through ``mask`` (None: copy it
+    over, for the transparent mode), strip by strip: the same pixels as decontaminating
+    the whole photo first, without a full-size copy of it."""
+    width, height = photo.size
+    maps = _BandMaps(low, (width, height))
+    for top in range(0, height, _STRIP_ROWS):
+        box = (0, top, width, min(height, top + _STRIP_ROWS))
+        rows = np.asarray(photo.crop(box))
+        matte = mask.crop(box)
+        decontaminated = _foreground_rows(rows, np.asarray(matte), maps, top)
+        if decontaminated is rows and target.mode == "RGBA":
+            continue  # the transparent copy already holds these rows
+        strip = Image.fromarray(decontaminated, "RGB")
+        target.paste(strip, (0, top), None if target.mode == "RGBA" else matte)
 
 
 def estimate_foreground(
@@ -372,19 +420,17 @@ def compose_image(
     if mode == "blur":
         canvas = blurred_background_image(photo_image, mask, blur_radius=blur_radius, _low=low)
 
-    foreground = photo_image
-    if decontaminate:
-        mask_array = np.asarray(mask)
-        photo_array = np.asarray(photo_image)
-        decontaminated = _foreground_array(photo_array, mask_array, low)
-        if decontaminated is not photo_array:
-            foreground = Image.fromarray(decontaminated, "RGB")
-
-    if canvas is None:  # transparent
-        out = foreground.copy() if foreground is photo_image else foreground
+    decontaminate = decontaminate and _has_band(mask)
+    if canvas is None:  # transparent: the (decontaminated) photo with the matte as A
+        out = photo_image.convert("RGBA")
+        if decontaminate:
+            _paste_decontaminated(out, photo_image, mask, low)
         out.putalpha(mask)
         return out
-    canvas.paste(foreground, (0, 0), mask)
+    if decontaminate:
+        _paste_decontaminated(canvas, photo_image, mask, low)
+    else:
+        canvas.paste(photo_image, (0, 0), mask)
     return canvas
 
 
