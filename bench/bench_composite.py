@@ -1,7 +1,7 @@
 """Photo JPEG bytes in -> composite JPEG bytes out, at 1920x1080, with a breakdown.
 
     VBG_ALLOW_INSECURE_KEY=1 .venv/bin/python bench/bench_composite.py [--runs 30]
-        [--threads 2] [--photo FILE] [--model NAME] [--precomputed-alpha]
+        [--threads 2] [--photo FILE] [--model NAME] [--precomputed-alpha] [--device cuda]
 
 Each run: ``load_image`` (decode + validate) -> ``segment`` (the configured engine) ->
 ``compose_image`` (mode "image", background already decoded at the photo's size, edge
@@ -101,6 +101,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--photo")
     parser.add_argument("--model")
     parser.add_argument("--precomputed-alpha", action="store_true")
+    parser.add_argument(
+        "--device", default="cpu", help="cpu, cuda or auto (VBG_DEVICE): where the network runs"
+    )
     return parser.parse_args(argv)
 
 
@@ -122,11 +125,13 @@ def segmentation(args: argparse.Namespace) -> tuple[str, Callable[[Image.Image],
         return "none (precomputed alpha)", segment
     from django.conf import settings
 
+    from compositing.engine import device_name
     from compositing.segmentation import configure, get_segmenter
 
-    configure(model_dir=settings.VBG_MODEL_DIR, threads=args.threads)
+    settings.VBG_DEVICE = args.device
+    configure(model_dir=settings.VBG_MODEL_DIR, threads=args.threads, device=device_name())
     segmenter = get_segmenter(args.model or settings.VBG_SEGMENTER)
-    return segmenter.name, segmenter.segment
+    return f"{segmenter.name} on {device_name()}", segmenter.segment
 
 
 def warm_up(photo_jpeg: bytes, segment: Callable, background: Image.Image) -> None:
