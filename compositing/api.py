@@ -120,6 +120,12 @@ _FILE_RESPONSES = {
     (200, "image/png"): OpenApiResponse(OpenApiTypes.BINARY, description="The file."),
     (200, "image/webp"): OpenApiResponse(OpenApiTypes.BINARY, description="The file."),
     (200, "video/mp4"): OpenApiResponse(OpenApiTypes.BINARY, description="A video's result."),
+    (200, "video/webm"): OpenApiResponse(
+        OpenApiTypes.BINARY, description="A transparent video's result (VP9 with alpha)."
+    ),
+    (200, "video/quicktime"): OpenApiResponse(
+        OpenApiTypes.BINARY, description="A transparent video's result as ProRes 4444 MOV."
+    ),
     302: OpenApiResponse(
         description="Files in S3: a redirect (`Location`) to a presigned URL valid for minutes."
     ),
@@ -317,7 +323,7 @@ class CompositeViewSet(
                 f"{sorted(sent)[0]} is a photo option; videos keep their own size and framing."
             )
         options = self._background_options(data)
-        options["output_format"] = data.get("format") or "mp4"
+        options["output_format"] = data.get("format")  # None: mp4, or webm if transparent
         composite = composite_create_video(user=self.request.user, video=data["video"], **options)
         return self._answer(composite, status.HTTP_202_ACCEPTED)
 

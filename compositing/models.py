@@ -65,6 +65,8 @@ class Composite(models.Model):
         PNG = "png", "PNG"
         WEBP = "webp", "WebP"
         MP4 = "mp4", "MP4 (H.264)"
+        WEBM = "webm", "WebM (VP9 with transparency)"
+        MOV = "mov", "MOV (ProRes 4444 with transparency)"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     owner = models.ForeignKey(

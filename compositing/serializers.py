@@ -14,6 +14,7 @@ from rest_framework.reverse import reverse
 from compositing.models import Composite
 from compositing.services.background_choice import composite_notices
 from compositing.services.photos import PHOTO_FORMATS
+from compositing.services.video_requests import VIDEO_FORMATS
 
 COMPOSITE_MODES = Composite.Mode.choices
 
@@ -49,11 +50,13 @@ class BackgroundChoiceSerializer(serializers.Serializer):
         ),
     )
     format = serializers.ChoiceField(
-        choices=PHOTO_FORMATS,
+        choices=[*PHOTO_FORMATS, *VIDEO_FORMATS],
         required=False,
         help_text=(
-            "Output format: `jpg` (default), `png` or `webp`. `transparent` in `jpg` is written"
-            " as PNG."
+            "Photos: `jpg` (default), `png` or `webp`; `transparent` in `jpg` is written as PNG."
+            " Videos: `mp4` (H.264, the default with a background), `webm` (VP9 with alpha,"
+            " the default for `mode=transparent`; plays in browsers) or `mov` (ProRes 4444"
+            " with alpha, for editors); `webm` and `mov` are for `mode=transparent` only."
         ),
     )
 
@@ -137,8 +140,9 @@ class CompositeCreateSerializer(PlacementSerializer, BackgroundChoiceSerializer)
             "Instead of `photo`: a video (MP4, MOV, WebM or MKV, up to the server's size and"
             " length limits). Answers `202` with a queued composite at once; the work runs in"
             " the background: poll the composite's `url` for `status`, `progress` (percent),"
-            " `frames_done`/`frames_total` and `eta_seconds`; `result_url` is the H.264 MP4"
-            " (audio kept) once `status` is `done`. Modes: image, color or blur."
+            " `frames_done`/`frames_total` and `eta_seconds`; `result_url` is the video"
+            " (audio kept) once `status` is `done`: H.264 MP4, or with `mode=transparent`"
+            " WebM (VP9 with alpha) or MOV (ProRes 4444, `format=mov`)."
         ),
     )
 
@@ -164,7 +168,7 @@ class CompositeSerializer(serializers.ModelSerializer):
     """A history entry. File URLs are API URLs that check the owner (never public media)."""
 
     format = serializers.CharField(
-        source="output_format", help_text="jpg, png or webp; mp4 for videos."
+        source="output_format", help_text="jpg, png or webp; mp4, webm or mov for videos."
     )
     model = serializers.CharField(
         source="model_name", help_text="The segmentation model that made the mask."

@@ -21,7 +21,14 @@ from vbgsite.stored_file import StoredFile
 FileKind = Literal["source", "mask", "result", "thumbnail", "background"]
 FILE_KINDS: tuple[str, ...] = ("source", "mask", "result", "thumbnail", "background")
 # Content types by file extension (every file we store is one of these).
-CONTENT_TYPES = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp", "mp4": "video/mp4"}
+CONTENT_TYPES = {
+    "jpg": "image/jpeg",
+    "png": "image/png",
+    "webp": "image/webp",
+    "mp4": "video/mp4",
+    "webm": "video/webm",
+    "mov": "video/quicktime",
+}
 
 
 def composite_get(*, user: Any, composite_id: uuid.UUID | str) -> Composite:

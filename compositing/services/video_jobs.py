@@ -37,6 +37,7 @@ from django.core.files import File
 from django.core.files.base import ContentFile
 from django.db import connection, transaction
 from django.utils import timezone
+from PIL import Image
 
 from compositing import imaging
 from compositing.compose import parse_color
@@ -157,9 +158,10 @@ def composite_video_run(*, composite_id: uuid.UUID | str) -> str:
         monitor.close()
         if monitor.reason in ("cancelled", "lost"):
             raise _Stop()  # a shutdown now would waste a finished result: keep it
-        thumbnail = _thumbnail(workdir / "result.mp4", result.rotation)
-        with open(workdir / "result.mp4", "rb") as handle:
-            composite.result.save("result.mp4", File(handle), save=False)
+        output = workdir / f"result.{composite.output_format}"
+        thumbnail = _thumbnail(output, result.rotation)
+        with open(output, "rb") as handle:
+            composite.result.save(output.name, File(handle), save=False)
         stored.append(composite.result.name)
         composite.thumbnail.save("thumb.jpg", ContentFile(thumbnail), save=False)
         stored.append(composite.thumbnail.name)
@@ -253,7 +255,7 @@ def _render_video(composite: Composite, workdir: Path, monitor: _Monitor) -> Any
 
     return composite_video(
         source,
-        workdir / "result.mp4",
+        workdir / f"result.{composite.output_format}",
         segmenter=segmenter,
         mode=composite.mode,
         background=background,
@@ -263,6 +265,7 @@ def _render_video(composite: Composite, workdir: Path, monitor: _Monitor) -> Any
         should_cancel=stop,
         preset=settings.VBG_VIDEO_PRESET,
         crf=settings.VBG_VIDEO_CRF,
+        output_format=composite.output_format,
     )
 
 
@@ -279,13 +282,21 @@ def _background_pixels(composite: Composite) -> np.ndarray:
 
 
 def _thumbnail(path: Path, rotation: int) -> bytes:
-    """A JPEG of the result's frame at about a third of the clip, upright."""
+    """A JPEG of the result's frame at about a third of the clip, upright; a transparent
+    result is shown over a light checkerboard."""
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         target = (stream.frames or 3) // 3
         frame_image = None
-        for index, frame in enumerate(container.decode(stream)):
-            frame_image = frame.to_image()
+        # FFmpeg's own VP9 decoder drops the alpha channel; libvpx's keeps it.
+        decoder = av.CodecContext.create("libvpx-vp9", "r") if path.suffix == ".webm" else None
+        frames = (
+            (f for packet in container.demux(stream) for f in decoder.decode(packet))
+            if decoder is not None
+            else container.decode(stream)
+        )
+        for index, frame in enumerate(frames):
+            frame_image = _opaque_image(frame)
             if index >= target:
                 break
     if frame_image is None:
@@ -293,6 +304,17 @@ def _thumbnail(path: Path, rotation: int) -> bytes:
     if rotation:
         frame_image = frame_image.rotate(rotation, expand=True)
     return imaging.make_thumbnail(frame_image, THUMBNAIL_SIDE, fmt="jpg")
+
+
+def _opaque_image(frame: av.VideoFrame) -> Image.Image:
+    if not frame.format.name.startswith(("yuva", "rgba", "gbrap")):  # no alpha plane
+        return frame.to_image()
+    image = Image.fromarray(frame.to_ndarray(format="rgba"), "RGBA")
+    ys, xs = np.mgrid[0 : image.height, 0 : image.width]
+    checks = np.where(((ys // 16 + xs // 16) % 2)[..., None] == 0, 236, 255).astype(np.uint8)
+    board = Image.fromarray(np.repeat(checks, 3, axis=2), "RGB")
+    board.paste(image, (0, 0), image)
+    return board
 
 
 def _finish_done(composite: Composite, result: Any) -> str:

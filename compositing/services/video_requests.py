@@ -32,10 +32,11 @@ from compositing.services.uploads import upload_display_name
 from compositing.services.video_queue import video_task_enqueue
 from compositing.services.video_recovery import composites_recover_stale, heartbeat_is_stale
 from compositing.video import VideoInfo, output_size, probe_video
+from compositing.video.encode import check_output
 from vbgsite.errors import FileTooLarge, InvalidOption, InvalidVideo, VideoTooLong
 from vbgsite.work_files import work_dir
 
-VIDEO_FORMATS: tuple[str, ...] = ("mp4",)
+VIDEO_FORMATS: tuple[str, ...] = ("mp4", "webm", "mov")
 # Container name (from the probe) -> the extension the stored source gets.
 _SOURCE_EXTENSIONS = {"MP4/MOV": "mp4", "WebM/MKV": "mkv"}
 
@@ -49,7 +50,7 @@ def composite_create_video(
     background_file: IO[bytes] | None = None,
     save_background: bool = False,
     color: str | None = None,
-    output_format: str = "mp4",
+    output_format: str | None = None,
 ) -> Composite:
     """Accept a video and queue it; returns at once with a QUEUED composite.
 
@@ -59,9 +60,11 @@ def composite_create_video(
         most ``VBG_MAX_VIDEO_PIXELS`` pixels (refused from the header, before decoding).
         Frames larger than ``VBG_MAX_VIDEO_SIDE`` pixels on the long side are scaled down.
     mode: ``"image"`` (exactly one of ``background_id`` or ``background_file``),
-        ``"color"`` (``color`` as ``"#RRGGBB"``) or ``"blur"``. ``"transparent"`` is for
-        photos only (H.264 has no alpha).
-    output_format: ``"mp4"`` (H.264, yuv420p, faststart; the audio is copied).
+        ``"color"`` (``color`` as ``"#RRGGBB"``), ``"blur"`` or ``"transparent"`` (the
+        person alone, with an alpha channel).
+    output_format: ``"mp4"`` (H.264, yuv420p, faststart; the default with a background),
+        ``"webm"`` (VP9 with alpha, plays in browsers; the default for transparent) or
+        ``"mov"`` (ProRes 4444 with alpha, for video editors). The audio is kept.
 
     The check is quick (a probe that decodes one frame); the work runs on the task worker
     (``compositing.tasks.composite_video_task``), enqueued when the transaction commits.
@@ -70,7 +73,7 @@ def composite_create_video(
     (over the ``composite`` rate, counted first). Nothing is stored on failure.
     """
     composite_rate_take(user=user)
-    choice = _check_video_options(
+    choice, fmt = _check_video_options(
         mode=mode,
         background_id=background_id,
         background_file=background_file,
@@ -93,7 +96,7 @@ def composite_create_video(
             source_name=upload_display_name(video),
             mode=choice.mode,
             color=choice.color_hex,
-            output_format="mp4",
+            output_format=fmt,
             status=Composite.Status.QUEUED,
             frames_total=info.frames,
             duration=info.duration,
@@ -127,22 +130,20 @@ def _check_video_options(
     background_id: uuid.UUID | str | None,
     background_file: IO[bytes] | None,
     color: str | None,
-    output_format: str,
-) -> BackgroundChoice:
-    if mode == Composite.Mode.TRANSPARENT:
-        raise InvalidOption(
-            "Transparent backgrounds are for photos: an H.264 video has no transparency. "
-            "Pick a background image, a colour or blur."
-        )
-    fmt = (output_format or "mp4").lower().lstrip(".")
+    output_format: str | None,
+) -> tuple[BackgroundChoice, str]:
+    transparent = mode == Composite.Mode.TRANSPARENT
+    fmt = (output_format or ("webm" if transparent else "mp4")).lower().lstrip(".")
     if fmt not in VIDEO_FORMATS:
-        raise InvalidOption(f"Videos are written as MP4 (H.264), not {output_format!r}.")
-    return background_choice_check(
+        raise InvalidOption(f"Videos are written as MP4, WebM or MOV, not {output_format!r}.")
+    check_output(mode=mode, output_format=fmt)  # transparency: WebM or MOV only
+    choice = background_choice_check(
         mode=mode,
         background_id=background_id,
         background_file=background_file,
         color=color,
     )
+    return choice, fmt
 
 
 @contextmanager

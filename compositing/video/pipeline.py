@@ -24,7 +24,7 @@ from PIL import Image
 from compositing.segmentation.frames import FrameSegmenter
 from vbgsite.errors import InvalidVideo
 
-from .encode import Encoder, encode_loop
+from .encode import Encoder, check_output, encode_loop
 from .frames import colour_matrix, decode_loop
 from .masks import FrameMasker, MaskOptions
 from .pipes import END, Decoded, Failure, Packet, Pipe, batches
@@ -37,7 +37,7 @@ _PILLOW_BLOCKS = 32
 
 ProgressCallback = Callable[[int, int, float | None], None]
 CancelCheck = Callable[[], bool]
-Planes = tuple[np.ndarray, np.ndarray, np.ndarray]
+Planes = tuple[np.ndarray, ...]  # Y, Cb, Cr (and the alpha, for transparent outputs)
 
 
 class VideoCancelled(Exception):
@@ -78,11 +78,13 @@ class VideoResult:
 
 @dataclass(frozen=True)
 class Encoding:
-    """libx264 settings: ``preset`` (speed/size trade-off), ``crf`` (quality), threads."""
+    """libx264 settings: ``preset`` (speed/size trade-off), ``crf`` (quality), threads;
+    ``output_format``: "mp4", or "webm"/"mov" with alpha (:data:`.encode.OUTPUT_FORMATS`)."""
 
     preset: str = "superfast"
     crf: int = 20
     threads: int = 2
+    output_format: str = "mp4"
 
 
 def composite_video(
@@ -102,6 +104,7 @@ def composite_video(
     preset: str = "superfast",
     crf: int = 20,
     encoder_threads: int = 2,
+    output_format: str = "mp4",
     batch: int = 2,
     on_alpha: Callable[[np.ndarray], None] | None = None,
     mask_options: MaskOptions | None = None,
@@ -120,6 +123,8 @@ def composite_video(
     probability (float32 hxw, upright), for measurements. segmenter: the network (see
     :class:`compositing.segmentation.FrameSegmenter`); batch: frames per network call.
     mask_options: the mask path's settings (:class:`.masks.MaskOptions`; default: tuned ones).
+    output_format: "mp4" (H.264), or with mode "transparent" "webm" (VP9 with alpha) or
+    "mov" (ProRes 4444 with alpha).
 
     Raises InvalidVideo (unreadable input), InvalidOption (bad mode/background),
     VideoCancelled.
@@ -139,6 +144,7 @@ def composite_video(
         on_alpha=on_alpha,
         options=mask_options,
     )
+    check_output(mode=mode, output_format=output_format)
     try:
         plan = make_background(
             mode=mode,
@@ -149,7 +155,8 @@ def composite_video(
             rotation=info.rotation,
             matrix=run.matrix,
         )
-        run.start(output, net_size=net_size, encoding=Encoding(preset, crf, encoder_threads))
+        encoding = Encoding(preset, crf, encoder_threads, output_format)
+        run.start(output, net_size=net_size, encoding=encoding)
         tracker = _Tracker(started, max(1, info.frames), progress, should_cancel)
         process_cpu, main_cpu = _process_cpu(), time.thread_time()
         _composite_frames(run, steps, plan, batch=batch, tracker=tracker)
@@ -326,6 +333,7 @@ class _Run:
             preset=encoding.preset,
             crf=encoding.crf,
             threads=encoding.threads,
+            output_format=encoding.output_format,
         )
         decode_options = {
             "size": self.size,

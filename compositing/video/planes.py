@@ -4,7 +4,8 @@
 on the Cb/Cr planes with a 2x2-averaged mask. Blending in Y'CbCr equals blending in R'G'B'
 (the conversion is affine) and saves two colour conversions per frame. The background is
 fixed planes (an image covering the frame, a colour) or, for "blur", the frame's own
-background blurred with the person left out. Pure numpy/Pillow.
+background blurred with the person left out; "transparent" keeps the frame and adds the
+mask as an alpha plane. Pure numpy/Pillow.
 """
 
 from __future__ import annotations
@@ -49,16 +50,14 @@ def make_background(
 
     mode: "image" (``background`` uint8 HxWx3 RGB, any size: covers the *displayed* frame,
     then turned to stored orientation by ``rotation`` degrees), "color" (``color`` (r, g,
-    b)), "blur" (``blur_radius`` sigma in pixels, default 1.5 % of the long side).
-    matrix: "bt709" or "bt601", the output's colour matrix. InvalidOption for "transparent"
-    (MP4 has no alpha), an unknown mode or a missing background/colour.
+    b)), "blur" (``blur_radius`` sigma in pixels, default 1.5 % of the long side),
+    "transparent" (no background: the frame keeps its colours and gets the mask as its
+    alpha plane; for the WebM/ProRes outputs). matrix: "bt709" or "bt601", the output's
+    colour matrix. InvalidOption for an unknown mode or a missing background/colour.
     """
     width, height = size
     if mode == "transparent":
-        raise InvalidOption(
-            "Videos need a background: H.264 MP4 has no transparency. Pick an image, a "
-            "colour or blur."
-        )
+        return BackgroundPlan("transparent", None)
     if mode == "image":
         if background is None:
             raise InvalidOption("Choose a background image.")
@@ -94,9 +93,14 @@ def compose_planes(
     mask: Image.Image,
     probability: np.ndarray,
     plan: BackgroundPlan,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Blend Y at full resolution and Cb/Cr with the 2x2-averaged mask (L image, 0..255)."""
+) -> tuple[np.ndarray, ...]:
+    """Blend Y at full resolution and Cb/Cr with the 2x2-averaged mask (L image, 0..255).
+
+    "transparent": the frame's own planes and the mask as a fourth, alpha plane (uint8
+    HxW, 255 = the person)."""
     y, cb, cr = planes
+    if plan.mode == "transparent":
+        return y, cb, cr, np.asarray(mask, np.uint8)
     chroma_mask = mask.reduce(2)
     if plan.mode == "blur":
         background = _blurred_planes(planes, probability, plan.blur_sigma)

@@ -60,7 +60,8 @@ def test_cancel_a_queued_video(user, other_user, clip):
 @pytest.mark.parametrize(
     ("fields", "code"),
     [
-        ({"mode": "transparent"}, "invalid_option"),
+        ({"mode": "transparent", "format": "mp4"}, "invalid_option"),
+        ({"mode": "blur", "format": "webm"}, "invalid_option"),
         ({"mode": "blur", "format": "png"}, "invalid_option"),
         ({"mode": "blur", "photo": True}, "invalid"),
     ],
