@@ -3,7 +3,7 @@ the API tokens page on a phone, history thumbnails of portraits, the drop zone's
 and the video page's details following the job. Screenshots of the pages this issue
 changed when ``VBG_SCREENSHOT_DIR`` is set.
 
-The studio part of the keyboard journey comes with the studio editor (issue 11).
+The studio's keyboard journey: sample photo, background, Save, history.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from playwright.sync_api import expect
 from accounts.services import token_create
 from compositing.models import Composite
 from tests.accounts.factories import jpeg, make_composite
-from tests.browser.conftest import Shots
+from tests.browser.conftest import Shots, builtin_backgrounds
 from tests.compositing.test_error_pages import video
 from tests.conftest import PASSWORD
 
@@ -81,6 +81,43 @@ def test_keyboard_only_journey(browser_page, live_server, user):
     tab_to(page, "el.textContent.trim() === 'Sign out'")
     page.keyboard.press("Enter")
     page.wait_for_url(f"{live_server.url}/accounts/login/")
+
+
+def test_keyboard_only_studio_journey(browser_page, live_server, user, real_model):
+    """The studio by keyboard alone: the sample photo, a background, Save, then history."""
+    page = browser_page
+    page.set_viewport_size(DESKTOP)
+    builtin_backgrounds()
+    sign_in_by_keyboard(page, live_server.url, user.username)
+    tab_to(page, "el.matches('[data-sample]')")
+    page.keyboard.press("Enter")
+    page.locator("[data-preview]").wait_for(state="visible")
+    page.wait_for_load_state("networkidle")
+
+    tab_to(page, "el.name === 'background'")
+    page.keyboard.press("ArrowRight")
+    chosen = page.evaluate("document.activeElement.value")
+    assert page.evaluate("document.activeElement.checked") is True
+    ring = page.evaluate(
+        "getComputedStyle(document.activeElement.closest('.tile').querySelector('.tile-face'))"
+        ".outlineStyle + getComputedStyle(document.activeElement.closest('.tile')"
+        ".querySelector('.tile-face')).boxShadow"
+    )
+    assert ring.replace("none", "").strip()  # the focused tile is visibly marked
+
+    tab_to(page, "el.matches('[data-submit]')", limit=80)
+    page.keyboard.press("Enter")
+    page.locator("[data-result-badge]").wait_for(state="visible")
+    saved = Composite.objects.get(status=Composite.Status.DONE)
+    assert str(saved.background_id) == chosen
+
+    tab_to(page, "el.matches('[data-detail]')")
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{live_server.url}/history/{saved.pk}/")
+    tab_to(page, "el.matches('.nav-links a') && el.textContent.trim() === 'History'", back=True)
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{live_server.url}/history/")
+    assert page.locator(f"a[href='/history/{saved.pk}/']").count() >= 1
 
 
 def test_phone_menu_is_reachable_by_keyboard(browser_page, live_server, user):
