@@ -232,6 +232,9 @@ def test_several_photos_on_one_background_then_a_zip(
     assert states == ["done", "done", "done"]
     made = Composite.objects.filter(status=Composite.Status.DONE)
     assert made.count() == 3 and {c.mode for c in made} == {"color"}
+    docs = os.environ.get("VBG_SCREENSHOT_DOCS")
+    if docs:
+        page.locator("[data-stage]").screenshot(path=str(Path(docs) / "studio-batch.png"))
     with page.expect_download() as download:
         page.click("[data-batch-zip]")
     archive = zipfile.ZipFile(io.BytesIO(Path(download.value.path()).read_bytes()))
