@@ -24,7 +24,7 @@ from rest_framework.views import APIView
 from accounts import throttle as signin_throttle
 from accounts.authentication import ApiTokenAuthentication
 from accounts.models import ApiToken
-from accounts.services import token_create, token_revoke
+from accounts.services import token_create, token_revoke, token_webhook_set
 from accounts.usage import account_usage
 from vbgsite.api_errors import ApiErrorMixin, InvalidCredentials
 from vbgsite.api_schema import ErrorSerializer
@@ -51,6 +51,10 @@ class TokenSerializer(serializers.Serializer):
     id = serializers.IntegerField(help_text="The token's id on the tokens page.")
     name = serializers.CharField()
     created = serializers.DateTimeField()
+    webhook_secret = serializers.CharField(
+        help_text="Signs the webhooks of video jobs made with this token (`X-VBG-Signature`:"
+        " HMAC-SHA256 over `<X-VBG-Timestamp>.<body>`). Shown only this once."
+    )
 
 
 class TokenView(ApiErrorMixin, APIView):
@@ -112,7 +116,13 @@ class TokenView(ApiErrorMixin, APIView):
         signin_throttle.login_succeeded(username=username, ip=ip)
         name = form.validated_data.get("name") or (f"API token {timezone.now():%Y-%m-%d %H:%M} UTC")
         token, key = token_create(user=user, name=name)
-        body = {"token": key, "id": token.pk, "name": token.name, "created": token.created}
+        body = {
+            "token": key,
+            "id": token.pk,
+            "name": token.name,
+            "created": token.created,
+            "webhook_secret": token.webhook_secret,
+        }
         return Response(TokenSerializer(body).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -128,6 +138,57 @@ class TokenView(ApiErrorMixin, APIView):
             raise exceptions.NotAuthenticated()
         token_revoke(user=request.user, token_id=request.auth.pk)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class TokenWebhookRequestSerializer(serializers.Serializer):
+    callback_url = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=2000,
+        help_text="Called when a video job made with this token ends and has no"
+        " `callback_url` of its own (http or https). Empty: none.",
+    )
+    rotate_secret = serializers.BooleanField(
+        required=False, default=False, help_text="Make a new webhook secret (shown once)."
+    )
+
+
+class TokenWebhookSerializer(serializers.Serializer):
+    callback_url = serializers.CharField(allow_blank=True)
+    webhook_secret = serializers.CharField(
+        allow_null=True, help_text="The new secret when it was rotated (shown once), else null."
+    )
+
+
+class TokenWebhookView(ApiErrorMixin, APIView):
+    """This token's webhook settings: default callback URL and signing secret."""
+
+    renderer_classes = [JSONRenderer]
+    authentication_classes = [ApiTokenAuthentication]
+
+    @extend_schema(
+        operation_id="auth_token_webhook_update",
+        summary="Set this token's webhook",
+        description=(
+            "The default `callback_url` of video jobs made with this token, and (with"
+            " `rotate_secret`) a new secret for their signatures, shown only in this answer."
+        ),
+        request=TokenWebhookRequestSerializer,
+        responses={200: TokenWebhookSerializer},
+        tags=["auth"],
+    )
+    def put(self, request, *args, **kwargs) -> Response:
+        if not isinstance(request.auth, ApiToken):
+            raise exceptions.NotAuthenticated()
+        form = TokenWebhookRequestSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        token, secret = token_webhook_set(
+            user=request.user,
+            token_id=request.auth.pk,
+            callback_url=form.validated_data.get("callback_url"),
+            rotate_secret=form.validated_data["rotate_secret"],
+        )
+        return Response({"callback_url": token.callback_url, "webhook_secret": secret})
 
 
 class _RateWindowSerializer(serializers.Serializer):

@@ -26,6 +26,12 @@ class ApiToken(models.Model):
     key_digest = models.CharField(max_length=64, unique=True)
     created = models.DateTimeField(auto_now_add=True)
     last_used = models.DateTimeField(null=True, blank=True)
+    # Video-job webhooks (compositing.services.webhooks): the URL called when a job made
+    # with this token ends and has no callback_url of its own, and the HMAC-SHA256 key
+    # that signs every call. The key must be kept to sign (a digest would not do); like
+    # the token it is shown once, when it is created or rotated.
+    callback_url = models.URLField(max_length=2000, blank=True)
+    webhook_secret = models.CharField(max_length=64, blank=True)
 
     class Meta:
         ordering = ["-created"]

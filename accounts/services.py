@@ -17,12 +17,14 @@ from accounts.errors import InvalidTokenName, StorageUnavailable, TokenLimitReac
 from accounts.models import ApiToken, token_digest
 from backgrounds.models import Background
 from compositing.models import Composite
+from compositing.services.webhooks import callback_url_check
 from vbgsite.errors import NotFound
 
 logger = logging.getLogger(__name__)
 
 MAX_TOKENS_PER_USER = 20
 KEY_PREFIX = "vbg_"
+WEBHOOK_SECRET_PREFIX = "whsec_"  # noqa: S105 (a prefix, not a secret)
 
 
 def token_create(*, user: AbstractBaseUser, name: str) -> tuple[ApiToken, str]:
@@ -43,9 +45,43 @@ def token_create(*, user: AbstractBaseUser, name: str) -> tuple[ApiToken, str]:
             )
         key = KEY_PREFIX + secrets.token_urlsafe(32)  # 256 random bits
         token = ApiToken.objects.create(
-            owner=user, name=name, prefix=key[:12], key_digest=token_digest(key)
+            owner=user,
+            name=name,
+            prefix=key[:12],
+            key_digest=token_digest(key),
+            webhook_secret=webhook_secret_new(),
         )
     return token, key
+
+
+def webhook_secret_new() -> str:
+    """A new key for signing webhooks (HMAC-SHA256): ``whsec_`` and 256 random bits."""
+    return WEBHOOK_SECRET_PREFIX + secrets.token_urlsafe(32)
+
+
+def token_webhook_set(
+    *, user: AbstractBaseUser, token_id: int, callback_url: str | None, rotate_secret: bool
+) -> tuple[ApiToken, str | None]:
+    """Set the default ``callback_url`` of one of ``user``'s tokens ("" clears it) and, with
+    ``rotate_secret`` (or when it has none), give it a new webhook secret.
+
+    Returns the token and the new secret (None when unchanged): like the key, it is shown
+    only this once. Raises NotFound (another person's token), InvalidOption (bad URL).
+    """
+    token = ApiToken.objects.filter(owner=user, pk=token_id).first()
+    if token is None:
+        raise NotFound("This token does not exist.")
+    fields = []
+    if callback_url is not None:
+        token.callback_url = callback_url_check(callback_url)
+        fields.append("callback_url")
+    secret = None
+    if rotate_secret or not token.webhook_secret:
+        secret = token.webhook_secret = webhook_secret_new()
+        fields.append("webhook_secret")
+    if fields:
+        token.save(update_fields=fields)
+    return token, secret
 
 
 def token_revoke(*, user: AbstractBaseUser, token_id: int) -> None:

@@ -33,6 +33,7 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
+from accounts.models import ApiToken
 from compositing.models import Composite
 from compositing.serializers import (
     PLACEMENT_FIELDS,
@@ -178,6 +179,7 @@ class CompositeViewSet(
             Composite.objects.for_user(self.request.user)
             .history()
             .select_related("background")
+            .prefetch_related("webhook_deliveries")
             .order_by("-created", "-pk")
         )
 
@@ -324,6 +326,14 @@ class CompositeViewSet(
             )
         options = self._background_options(data)
         options["output_format"] = data.get("format")  # None: mp4, or webm if transparent
+        token = self.request.auth if isinstance(self.request.auth, ApiToken) else None
+        options["callback_url"] = data.get("callback_url") or (token.callback_url if token else "")
+        options["callback_secret"] = token.webhook_secret if token else ""
+        if options["callback_url"] and not options["callback_secret"]:
+            raise InvalidOption(
+                "Webhooks are signed with your API token's secret: call this with a token"
+                " (PUT /api/v1/auth/token/webhook/ shows a new secret)."
+            )
         composite = composite_create_video(user=self.request.user, video=data["video"], **options)
         return self._answer(composite, status.HTTP_202_ACCEPTED)
 

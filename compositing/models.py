@@ -121,6 +121,11 @@ class Composite(models.Model):
     model_name = models.CharField(max_length=100, blank=True)
     timings = models.JSONField(default=dict, blank=True)  # {"segment_ms": ..., ...}
 
+    # Video jobs: called (signed with callback_secret) when the job is done, failed or
+    # cancelled; every attempt is a WebhookDelivery (compositing.services.webhooks).
+    callback_url = models.URLField(max_length=2000, blank=True)
+    callback_secret = models.CharField(max_length=64, blank=True)
+
     created = models.DateTimeField(auto_now_add=True, db_index=True)
     updated = models.DateTimeField(auto_now=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -143,3 +148,26 @@ class Composite(models.Model):
         """Storage names of every file this row owns (for deletion and orphan checks)."""
         files = (self.source, self.mask, self.result, self.thumbnail, self.background_image)
         return [f.name for f in files if f]
+
+
+class WebhookDelivery(models.Model):
+    """One attempt to call a composite's ``callback_url`` (shown in the job's detail)."""
+
+    composite = models.ForeignKey(
+        Composite, on_delete=models.CASCADE, related_name="webhook_deliveries"
+    )
+    event = models.CharField(max_length=32)  # "composite.done", ".failed", ".cancelled"
+    attempt = models.PositiveSmallIntegerField()
+    url = models.URLField(max_length=2000)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+    duration_ms = models.FloatField(default=0.0)
+    delivered = models.BooleanField(default=False)  # a 2xx answer
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["composite", "attempt"]
+
+    def __str__(self) -> str:
+        return f"{self.event} #{self.attempt} -> {self.status_code or self.error}"

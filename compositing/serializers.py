@@ -11,7 +11,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.reverse import reverse
 
-from compositing.models import Composite
+from compositing.models import Composite, WebhookDelivery
 from compositing.services.background_choice import composite_notices
 from compositing.services.photos import PHOTO_FORMATS
 from compositing.services.video_requests import VIDEO_FORMATS
@@ -133,6 +133,17 @@ class CompositeCreateSerializer(PlacementSerializer, BackgroundChoiceSerializer)
             " decoding, up to the server's size and megapixel limits."
         ),
     )
+    callback_url = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=2000,
+        help_text=(
+            "Videos: an http(s) URL called with a signed JSON POST when the job is done,"
+            " failed or cancelled (default: the token's, see `PUT /api/v1/auth/token/"
+            "webhook/`). Signed with the token's webhook secret: `X-VBG-Signature:"
+            " sha256=<HMAC-SHA256 of '<X-VBG-Timestamp>.<body>'>`; retried with backoff."
+        ),
+    )
     video = serializers.FileField(
         required=False,
         allow_empty_file=True,
@@ -164,6 +175,23 @@ def _file_url(view_name: str, composite: Composite, field: str, context: dict) -
     return reverse(view_name, kwargs={"pk": composite.pk}, request=context.get("request"))
 
 
+class WebhookDeliverySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = WebhookDelivery
+        fields = [
+            "event",
+            "attempt",
+            "created",
+            "url",
+            "status_code",
+            "delivered",
+            "error",
+            "duration_ms",
+            "next_attempt_at",
+        ]
+        read_only_fields = fields
+
+
 class CompositeSerializer(serializers.ModelSerializer):
     """A history entry. File URLs are API URLs that check the owner (never public media)."""
 
@@ -179,6 +207,12 @@ class CompositeSerializer(serializers.ModelSerializer):
     color = serializers.SerializerMethodField()
     finished = serializers.DateTimeField(source="finished_at", allow_null=True)
     url = serializers.SerializerMethodField()
+    callback_url = serializers.CharField(
+        help_text="Video jobs: the webhook called when the job ends (empty: none)."
+    )
+    webhook_deliveries = WebhookDeliverySerializer(
+        many=True, help_text="Every attempt at the webhook, oldest first."
+    )
     result_url = serializers.SerializerMethodField()
     mask_url = serializers.SerializerMethodField()
     source_url = serializers.SerializerMethodField()
@@ -226,6 +260,8 @@ class CompositeSerializer(serializers.ModelSerializer):
             "source_url",
             "thumbnail_url",
             "notices",
+            "callback_url",
+            "webhook_deliveries",
         ]
         read_only_fields = fields
 

@@ -11,7 +11,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import SimpleRouter
 
-from accounts.api import AccountView, TokenView
+from accounts.api import AccountView, TokenView, TokenWebhookView
 from backgrounds.api import BackgroundViewSet
 from compositing.api import CompositeViewSet
 from vbgsite.api_errors import json_not_found
@@ -25,6 +25,7 @@ router.register("composites", CompositeViewSet, basename="composite")
 
 urlpatterns = [
     path("v1/auth/token/", TokenView.as_view(), name="token"),
+    path("v1/auth/token/webhook/", TokenWebhookView.as_view(), name="token-webhook"),
     path("v1/account/", AccountView.as_view(), name="account"),
     path("v1/", include(router.urls)),
     path("v1/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -338,6 +338,17 @@ VBG_WORK_MAX_AGE_SECONDS = env_int("VBG_WORK_MAX_AGE_SECONDS", 86400, minimum=60
 # The task worker's storage sweep (manage.py sweep_storage --delete): every this many
 # seconds (once a day), 0 to turn it off.
 VBG_SWEEP_INTERVAL_SECONDS = env_int("VBG_SWEEP_INTERVAL_SECONDS", 86400, minimum=0)
+# Video-job webhooks (compositing/services/webhooks.py): timeout per call, the waits
+# before each retry (comma-separated seconds; one attempt more than waits), whether
+# loopback addresses may be called (tests, local development; private, link-local and
+# reserved addresses never are), and this site's public base URL for the links in the
+# body ("https://vbg.example.com"; empty: the links are paths).
+VBG_WEBHOOK_TIMEOUT_SECONDS = env_int("VBG_WEBHOOK_TIMEOUT_SECONDS", 10, minimum=1)
+VBG_WEBHOOK_BACKOFF_SECONDS = [
+    int(part) for part in env_str("VBG_WEBHOOK_BACKOFF_SECONDS", "10,60,300,1800,7200").split(",")
+]
+VBG_WEBHOOK_ALLOW_LOOPBACK = env_bool("VBG_WEBHOOK_ALLOW_LOOPBACK", False)
+VBG_PUBLIC_URL = env_str("VBG_PUBLIC_URL", "")
 FILE_UPLOAD_HANDLERS = [
     "django.core.files.uploadhandler.MemoryFileUploadHandler",
     "vbgsite.work_files.WorkFileUploadHandler",

@@ -27,6 +27,7 @@ from compositing.services.video_queue import (
     video_task_live,
     video_tasks_fail_dead,
 )
+from compositing.services.webhooks import webhook_schedule
 
 logger = logging.getLogger(__name__)
 
@@ -113,6 +114,8 @@ def _recover_running(composite: Composite, *, cutoff: datetime, report: Recovery
     video_tasks_fail_dead(composite.pk)
     if outcome is report.requeued:
         video_task_enqueue(composite.pk)
+    else:  # ended: failed, or cancelled
+        webhook_schedule(composite.pk)
     if outcome is not None:
         outcome.append(str(composite.pk))
     logger.warning(

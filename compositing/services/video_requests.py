@@ -31,6 +31,7 @@ from compositing.services.stored_files import Undo, files_store_then_insert
 from compositing.services.uploads import upload_display_name
 from compositing.services.video_queue import video_task_enqueue
 from compositing.services.video_recovery import composites_recover_stale, heartbeat_is_stale
+from compositing.services.webhooks import callback_url_check, webhook_schedule
 from compositing.video import VideoInfo, output_size, probe_video
 from compositing.video.encode import check_output
 from vbgsite.errors import FileTooLarge, InvalidOption, InvalidVideo, VideoTooLong
@@ -51,6 +52,8 @@ def composite_create_video(
     save_background: bool = False,
     color: str | None = None,
     output_format: str | None = None,
+    callback_url: str | None = None,
+    callback_secret: str = "",
 ) -> Composite:
     """Accept a video and queue it; returns at once with a QUEUED composite.
 
@@ -65,6 +68,8 @@ def composite_create_video(
     output_format: ``"mp4"`` (H.264, yuv420p, faststart; the default with a background),
         ``"webm"`` (VP9 with alpha, plays in browsers; the default for transparent) or
         ``"mov"`` (ProRes 4444 with alpha, for video editors). The audio is kept.
+    callback_url: called when the job ends, signed with ``callback_secret`` (see
+        :mod:`compositing.services.webhooks`); InvalidOption when not an http(s) URL.
 
     The check is quick (a probe that decodes one frame); the work runs on the task worker
     (``compositing.tasks.composite_video_task``), enqueued when the transaction commits.
@@ -73,6 +78,7 @@ def composite_create_video(
     (over the ``composite`` rate, counted first). Nothing is stored on failure.
     """
     composite_rate_take(user=user)
+    callback_url = callback_url_check(callback_url)
     choice, fmt = _check_video_options(
         mode=mode,
         background_id=background_id,
@@ -97,6 +103,8 @@ def composite_create_video(
             mode=choice.mode,
             color=choice.color_hex,
             output_format=fmt,
+            callback_url=callback_url,
+            callback_secret=callback_secret if callback_url else "",
             status=Composite.Status.QUEUED,
             frames_total=info.frames,
             duration=info.duration,
@@ -205,13 +213,17 @@ def composite_cancel(*, user: Any, composite_id: uuid.UUID | str) -> Composite:
     """
     composite = composite_get(user=user, composite_id=composite_id)
     now = timezone.now()
-    Composite.objects.filter(pk=composite.pk, status=Composite.Status.QUEUED).update(
+    cancelled = Composite.objects.filter(
+        pk=composite.pk, status=Composite.Status.QUEUED
+    ).update(
         status=Composite.Status.CANCELLED,
         cancel_requested=True,
         eta_seconds=None,
         finished_at=now,
         updated=now,
     )
+    if cancelled:
+        webhook_schedule(composite.pk)
     Composite.objects.filter(pk=composite.pk, status=Composite.Status.RUNNING).update(
         cancel_requested=True
     )
