@@ -9,7 +9,9 @@ cannot read → ``InvalidImage`` (400). Nothing loads at import time.
 
 from __future__ import annotations
 
+import ctypes
 import logging
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,6 +31,7 @@ from compositing.segmentation import (
     WeightsMissing,
     configure,
     frame_segmenter,
+    get_person_detector,
     get_segmenter,
 )
 from vbgsite.errors import InvalidImage, ModelUnavailable
@@ -48,6 +51,11 @@ _FORK_SAFE_THREADS = 1
 _threads_override: int | None = None
 _slots: threading.BoundedSemaphore | None = None
 _slots_lock = threading.Lock()
+_held = threading.local()  # depth > 0: this thread holds a slot (nested calls pass through)
+try:
+    _libc: ctypes.CDLL | None = ctypes.CDLL("libc.so.6") if sys.platform == "linux" else None
+except OSError:  # not glibc
+    _libc = None
 
 
 @dataclass(frozen=True)
@@ -89,16 +97,33 @@ def device_name() -> str:
 @contextmanager
 def compute_slot() -> Iterator[None]:
     """Hold one of the process's ``VBG_COMPUTE_SLOTS`` slots for CPU-heavy work (decode,
-    segment, compose, encode of a photo). With threaded web workers this keeps the number
+    segment, compose, encode of a photo; re-entrant within a thread). With threaded web workers this keeps the number
     of threads computing at once at workers x slots, however many requests are in flight:
     more would only share the same cores and each request would finish later."""
     global _slots
+    if getattr(_held, "depth", 0):  # nested in this thread's own slot
+        yield
+        return
     if _slots is None:
         with _slots_lock:
             if _slots is None:
                 _slots = threading.BoundedSemaphore(settings.VBG_COMPUTE_SLOTS)
     with _slots:
-        yield
+        _held.depth = 1
+        try:
+            yield
+        finally:
+            _held.depth = 0
+            _release_free_memory()
+
+
+def _release_free_memory() -> None:
+    """Give the heap's free pages back to the kernel (glibc ``malloc_trim``): a photo's
+    buffers are freed by now, and without this each of a threaded worker's malloc arenas
+    keeps its high-water mark (measured 240-280 MB private per worker after 200
+    composites, against 120-140 MB with it, for under a millisecond per composite)."""
+    if _libc is not None:
+        _libc.malloc_trim(0)
 
 
 def get_engine(model: str | None = None) -> Engine:
@@ -176,3 +201,22 @@ def get_frame_segmenter(model: str | None = None) -> FrameSegmenter:
     except SegmentationError as exc:
         logger.error("segmentation model unavailable: %s", exc)
         raise ModelUnavailable() from exc
+
+
+def person_in_photo(image: Image.Image) -> bool:
+    """Whether the photo shows a person, from MediaPipe's person and face detectors
+    (:func:`compositing.segmentation.person_detector.person_present`; the selfie mask
+    alone paints cats and coins as people). Configured like :func:`get_engine`.
+
+    Raises ModelUnavailable (logged) when the detectors' weights are missing.
+    """
+    from compositing.segmentation.person_detector import person_present
+
+    _configure()
+    try:
+        detector = get_person_detector()
+    except (WeightsMissing, WeightsError) as exc:
+        logger.error("person detector unavailable: %s", exc)
+        raise ModelUnavailable() from exc
+    with compute_slot():
+        return person_present(detector.evidence(image))

@@ -31,6 +31,7 @@ from .registry import (
     clear_segmenters,
     configure,
     get_config,
+    get_person_detector,
     get_segmenter,
 )
 from .segmenter import Segmenter
@@ -49,6 +50,7 @@ __all__ = [
     "configure",
     "frame_segmenter",
     "get_config",
+    "get_person_detector",
     "get_segmenter",
     "segment",
 ]

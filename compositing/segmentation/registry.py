@@ -23,6 +23,7 @@ from typing import Any
 
 from .errors import UnknownSegmenter
 from .segmenter import Segmenter
+from .weights import catalog
 from .weights.catalog import SELFIE_ARCH, TORCHVISION_ARCHS, is_weights_name
 
 logger = logging.getLogger(__name__)
@@ -89,6 +90,7 @@ _NAMED_WEIGHTS: dict[str, _Backend] = {
 
 _config = EngineConfig()
 _instances: dict[str, Segmenter] = {}
+_detectors: dict[str, Any] = {}  # "person": the loaded PersonDetector
 _lock = threading.Lock()
 _runtime_ready = False
 
@@ -127,6 +129,7 @@ def configure(
         if new != _config:
             _config = new
             _instances.clear()
+            _detectors.clear()
             _runtime_ready = False
     return _config
 
@@ -158,6 +161,28 @@ def get_segmenter(name: str | None = None) -> Segmenter:
     return segmenter
 
 
+def get_person_detector() -> Any:
+    """The loaded :class:`.person_detector.PersonDetector` (MediaPipe's person and face
+    detectors, converted by ``fetch_model``), loaded once per process from the configured
+    model directory. Raises :class:`WeightsMissing` when their weights are absent."""
+    detector = _detectors.get("person")
+    if detector is not None:
+        return detector
+    with _lock:
+        if "person" not in _detectors:
+            _prepare_runtime(_config)
+            from .detector_net import FaceDetectorNet, PoseDetectorNet
+            from .person_detector import PersonDetector
+            from .weights.mediapipe import load_weights
+
+            person_net, face_net = PoseDetectorNet(), FaceDetectorNet()
+            person_net.load_state_dict(load_weights(catalog.PERSON_DETECTOR, _config.model_dir))
+            face_net.load_state_dict(load_weights(catalog.FACE_DETECTOR, _config.model_dir))
+            _detectors["person"] = PersonDetector(person_net, face_net)
+            logger.info("loaded the person and face detectors")
+    return _detectors["person"]
+
+
 def _backend_for(key: str) -> _Backend | None:
     """The declared backend called ``key``, or the one for ``ARCH:NAME`` with weights NAME."""
     backend = _BACKENDS.get(key)
@@ -174,6 +199,7 @@ def clear_segmenters() -> None:
     """Forget loaded models (tests; or to free memory)."""
     with _lock:
         _instances.clear()
+        _detectors.clear()
 
 
 def _prepare_runtime(config: EngineConfig) -> None:

@@ -34,7 +34,7 @@ from django.utils import timezone
 from PIL import Image
 
 from compositing import imaging
-from compositing.engine import compute_slot, get_engine
+from compositing.engine import compute_slot, get_engine, person_in_photo
 from compositing.models import Composite
 from compositing.placement import Placement, render
 from compositing.services.background_choice import (
@@ -134,18 +134,19 @@ def composite_create(
         output_format=output_format,
         placement=placement,
     )
-    with _timed(request.timings, "decode_ms"):
-        picture = image_upload_decode(photo, label="Photo")
-        background = background_resolve(
-            user=user, choice=request.choice, background_file=background_file
-        )
-    with _timed(request.timings, "segment_ms"):
-        alpha, model_name = _segment(picture)
-    if not _has_person(alpha):
-        raise NoPerson()
-    with _timed(request.timings, "encode_ms"):
-        source_bytes = imaging.encode_image(picture, "jpg", quality=SOURCE_QUALITY)
-        mask_bytes = imaging.alpha_to_png(alpha)
+    with compute_slot():  # the CPU-heavy part, VBG_COMPUTE_SLOTS at a time per process
+        with _timed(request.timings, "decode_ms"):
+            picture = image_upload_decode(photo, label="Photo")
+            background = background_resolve(
+                user=user, choice=request.choice, background_file=background_file
+            )
+        with _timed(request.timings, "segment_ms"):
+            alpha, model_name = _segment(picture)
+        if not _has_person(picture, alpha):
+            raise NoPerson()
+        with _timed(request.timings, "encode_ms"):
+            source_bytes = imaging.encode_image(picture, "jpg", quality=SOURCE_QUALITY)
+            mask_bytes = imaging.alpha_to_png(alpha)
     composite = Composite(
         source_name=upload_display_name(photo), person_found=True, model_name=model_name
     )
@@ -281,15 +282,17 @@ def _segment(image: Image.Image) -> tuple[np.ndarray, str]:
     The one place the photo path reaches the model (tests patch it to prove a
     re-composite never does)."""
     engine = get_engine()
-    with compute_slot():  # at most VBG_COMPUTE_SLOTS model calls per process at once
-        return imaging.alpha_to_uint8(engine.segment(image)), engine.model_name
+    return imaging.alpha_to_uint8(engine.segment(image)), engine.model_name
 
 
-def _has_person(alpha: np.ndarray) -> bool:
-    """alpha: uint8 HxW (or float32 in 0..1). True when enough pixels are confidently the
-    person (alpha >= 0.5, which is 128 and up in 8 bits)."""
+def _has_person(picture: Image.Image, alpha: np.ndarray) -> bool:
+    """alpha: uint8 HxW (or float32 in 0..1). True when the detectors see a person in the
+    photo (``engine.person_in_photo``: the mask alone calls a cat or coins a person) and
+    enough pixels of the mask are confidently the person (alpha >= 0.5, 128 in 8 bits)."""
     sure = alpha >= (128 if alpha.dtype == np.uint8 else 0.5)
-    return int(np.count_nonzero(sure)) >= PERSON_MIN_FRACTION * alpha.size
+    if int(np.count_nonzero(sure)) < PERSON_MIN_FRACTION * alpha.size:
+        return False
+    return person_in_photo(picture)
 
 
 def _render_and_save(
@@ -304,7 +307,7 @@ def _render_and_save(
     """Compose and encode (picture RGB WxH, alpha uint8 HxW or float32 0..1), then store every
     file and insert the row; on any failure delete what was written."""
     timings, choice = request.timings, request.choice
-    with _timed(timings, "compose_ms"):
+    with compute_slot(), _timed(timings, "compose_ms"):
         result, covered = render(
             picture,
             alpha,
@@ -313,7 +316,7 @@ def _render_and_save(
             background=background.image,
             color=choice.color_rgb,
         )
-    with _timed(timings, "encode_ms"):
+    with compute_slot(), _timed(timings, "encode_ms"):
         result_bytes = imaging.encode_image(result, request.fmt, quality=RESULT_QUALITY)
         thumbnail_ext = "webp" if result.mode == "RGBA" else "jpg"
         thumbnail = imaging.make_thumbnail(result, THUMBNAIL_SIDE, fmt=thumbnail_ext)

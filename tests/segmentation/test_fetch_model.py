@@ -9,7 +9,7 @@ import zipfile
 import pytest
 from django.core.management import CommandError, call_command
 
-from compositing.segmentation.weights.catalog import SELFIE_WEIGHTS, source_path, weights_path
+from compositing.segmentation.weights.catalog import MEDIAPIPE_WEIGHTS, source_path, weights_path
 
 
 def run(*args: str) -> str:
@@ -30,7 +30,7 @@ def wheel_from_sources(selfie_model_dir, tmp_path):
     """A local wheel holding the two genuine model files (no download)."""
     members = {
         spec.wheel_member: source_path(spec, selfie_model_dir).read_bytes()
-        for spec in SELFIE_WEIGHTS
+        for spec in MEDIAPIPE_WEIGHTS
     }
     return make_wheel(tmp_path / "mediapipe-0.10.14-py3-none-any.whl", members)
 
@@ -39,7 +39,7 @@ def test_converts_from_a_wheel_then_is_quick_and_idempotent(wheel_from_sources, 
     target = tmp_path / "models"
     output = run("--model-dir", str(target), "--wheel", str(wheel_from_sources))
     assert "converted" in output
-    files = [weights_path(spec, target) for spec in SELFIE_WEIGHTS]
+    files = [weights_path(spec, target) for spec in MEDIAPIPE_WEIGHTS]
     stamps = [path.stat().st_mtime_ns for path in files]
 
     again = run("--model-dir", str(target))  # no wheel needed: nothing to do
@@ -51,7 +51,7 @@ def test_converts_from_a_wheel_then_is_quick_and_idempotent(wheel_from_sources, 
 def test_reconverts_from_kept_sources_without_downloading(selfie_model_dir, tmp_path, monkeypatch):
     target = tmp_path / "models"
     (target / "source").mkdir(parents=True)
-    for spec in SELFIE_WEIGHTS:
+    for spec in MEDIAPIPE_WEIGHTS:
         shutil.copy2(source_path(spec, selfie_model_dir), source_path(spec, target))
     monkeypatch.setenv("PIP_INDEX_URL", "http://127.0.0.1:9/simple")  # a download would fail
 
@@ -61,7 +61,7 @@ def test_reconverts_from_kept_sources_without_downloading(selfie_model_dir, tmp_
 
 
 def test_hash_mismatch_is_one_line_and_writes_nothing(tmp_path):
-    members = {spec.wheel_member: b"not the model" for spec in SELFIE_WEIGHTS}
+    members = {spec.wheel_member: b"not the model" for spec in MEDIAPIPE_WEIGHTS}
     wheel = make_wheel(tmp_path / "mediapipe-0.10.14-py3-none-any.whl", members)
     target = tmp_path / "models"
 
@@ -69,7 +69,7 @@ def test_hash_mismatch_is_one_line_and_writes_nothing(tmp_path):
         run("--model-dir", str(target), "--wheel", str(wheel))
 
     assert "\n" not in str(caught.value)
-    assert not any(weights_path(spec, target).exists() for spec in SELFIE_WEIGHTS)
+    assert not any(weights_path(spec, target).exists() for spec in MEDIAPIPE_WEIGHTS)
 
 
 def test_offline_is_one_clear_line(tmp_path, monkeypatch):

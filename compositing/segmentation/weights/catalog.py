@@ -9,8 +9,10 @@ copies are ``compositing.model_store`` (Django side), which takes its names from
 Kinds of weights:
 
 - **converted** (the default ``selfie`` pipeline): MediaPipe's two selfie-segmentation
-  networks (:data:`SELFIE_WEIGHTS`), taken from the pinned :data:`MEDIAPIPE_REQUIREMENT`
-  wheel, checked by SHA-256, kept as ``<model_dir>/source/<file>.tflite`` and converted to
+  networks (:data:`SELFIE_WEIGHTS`) and its face and person detectors
+  (:data:`DETECTOR_WEIGHTS`, the "is there a person" evidence), taken from the pinned
+  :data:`MEDIAPIPE_REQUIREMENT` wheel, checked by SHA-256, kept as
+  ``<model_dir>/source/<file>.tflite`` and converted to
   ``<model_dir>/<name>.pt`` (:func:`weights_path`, :func:`source_path`).
 - **published** (``ARCH`` alone): torchvision's 21-class COCO/VOC weights of each
   :data:`TORCHVISION_WEIGHTS` architecture, stored as ``<model_dir>/ARCH/coco_voc.pt``.
@@ -64,6 +66,7 @@ class WeightsSpec:
     sha256: str
     input_size: tuple[int, int]
     preprocessing: str = "unit"
+    network: str = "selfie"  # which module the weights fit: "selfie", "face" or "person"
 
     @property
     def file_name(self) -> str:
@@ -87,6 +90,26 @@ SELFIE_LANDSCAPE = WeightsSpec(
     input_size=(144, 256),
 )
 SELFIE_WEIGHTS = (SELFIE_GENERAL, SELFIE_LANDSCAPE)
+# The detectors that decide whether a photo shows a person at all (``..detector_net``,
+# ``..person_detector``); input RGB scaled to -1..1, letterboxed to a square.
+FACE_DETECTOR = WeightsSpec(
+    name="face_detection_short_range",
+    wheel_member="mediapipe/modules/face_detection/face_detection_short_range.tflite",
+    sha256="bbff11cebd1eb27a1e004cae0b0e63ec8c551cbf34a4451148b4908b8db3eca8",
+    input_size=(128, 128),
+    preprocessing="signed",
+    network="face",
+)
+PERSON_DETECTOR = WeightsSpec(
+    name="pose_detection",
+    wheel_member="mediapipe/modules/pose_detection/pose_detection.tflite",
+    sha256="9ba9dd3d42efaaba86b4ff0122b06f29c4122e756b329d89dca1e297fd8f866c",
+    input_size=(224, 224),
+    preprocessing="signed",
+    network="person",
+)
+DETECTOR_WEIGHTS = (FACE_DETECTOR, PERSON_DETECTOR)
+MEDIAPIPE_WEIGHTS = SELFIE_WEIGHTS + DETECTOR_WEIGHTS  # everything fetch_model converts
 
 
 def weights_path(spec: WeightsSpec, model_dir: Path | str) -> Path:
@@ -121,9 +144,7 @@ TORCHVISION_WEIGHTS: dict[str, TorchvisionWeights] = {
     spec.arch: spec
     for spec in (
         TorchvisionWeights("fcn_resnet101", "FCN_ResNet101_Weights", "ResNet101_Weights"),
-        TorchvisionWeights(
-            "deeplabv3_resnet50", "DeepLabV3_ResNet50_Weights", "ResNet50_Weights"
-        ),
+        TorchvisionWeights("deeplabv3_resnet50", "DeepLabV3_ResNet50_Weights", "ResNet50_Weights"),
         TorchvisionWeights(
             "lraspp_mobilenet_v3_large",
             "LRASPP_MobileNet_V3_Large_Weights",

@@ -2,8 +2,8 @@
 
 The trained model (Apache-2.0) ships inside the ``mediapipe==0.10.14`` wheel on PyPI. Set-up
 (``manage.py fetch_model``) downloads that wheel with pip (``--no-deps``, binary only, a
-fixed platform tag: every platform's wheel holds the same two files), checks both SHA-256s,
-keeps the two ``.tflite`` files under ``<model_dir>/source/`` and writes converted state
+fixed platform tag: every platform's wheel holds the same model files), checks every SHA-256,
+keeps the ``.tflite`` files under ``<model_dir>/source/`` and writes converted state
 dicts ``<model_dir>/<name>.pt``. Nothing is downloaded at request time: :func:`load_weights`
 only reads the converted file and raises :class:`WeightsMissing` when it is absent.
 """
@@ -19,21 +19,31 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
+from torch import nn
 
+from ..detector_net import FaceDetectorNet, PoseDetectorNet
 from ..errors import WeightsError, WeightsMissing
-from ..selfie_net import SelfieSegmentationNet, selfie_segmentation_net
+from ..selfie_net import SelfieSegmentationNet
 from .catalog import (
     CONVERTED_FORMAT_VERSION,
     MEDIAPIPE_REQUIREMENT,
+    MEDIAPIPE_WEIGHTS,
     MEDIAPIPE_WHEEL_GLOB,
     MEDIAPIPE_WHEEL_PLATFORM_ARGS,
-    SELFIE_WEIGHTS,
     WeightsSpec,
     source_path,
     weights_path,
 )
+from .detector_convert import detector_state_dict
 from .files import atomic_write
 from .tflite_convert import state_dict_from_tflite
+
+# network name (``WeightsSpec.network``) -> (module class, tflite bytes -> state dict)
+_NETWORKS: dict[str, tuple[type[nn.Module], Callable]] = {
+    "selfie": (SelfieSegmentationNet, state_dict_from_tflite),
+    "face": (FaceDetectorNet, detector_state_dict),
+    "person": (PoseDetectorNet, detector_state_dict),
+}
 
 
 def load_weights(spec: WeightsSpec, model_dir: Path) -> dict[str, torch.Tensor]:
@@ -60,7 +70,7 @@ def weights_verify(spec: WeightsSpec, model_dir: Path) -> bool:
         state = load_weights(spec, model_dir)
     except WeightsMissing:
         return False
-    expected = SelfieSegmentationNet().state_dict()
+    expected = _NETWORKS[spec.network][0]().state_dict()
     return set(state) == set(expected) and all(
         state[key].shape == expected[key].shape for key in expected
     )
@@ -73,7 +83,8 @@ def weights_fetch(
     force: bool = False,
     log: Callable[[str], None] = lambda message: None,
 ) -> list[Path]:
-    """Make sure both converted weight files are present; return their paths.
+    """Make sure every converted weight file (:data:`MEDIAPIPE_WEIGHTS`: the two selfie
+    networks and the two detectors) is present; return their paths.
 
     Quick and offline when the converted files already verify. Otherwise uses the kept
     ``.tflite`` sources, or ``wheel`` (a local mediapipe wheel), or downloads the wheel with
@@ -82,10 +93,10 @@ def weights_fetch(
     """
     model_dir = Path(model_dir)
     model_dir.mkdir(parents=True, exist_ok=True)
-    todo = [spec for spec in SELFIE_WEIGHTS if force or not weights_verify(spec, model_dir)]
+    todo = [spec for spec in MEDIAPIPE_WEIGHTS if force or not weights_verify(spec, model_dir)]
     if not todo:
         log(f"weights up to date in {model_dir}")
-        return [weights_path(spec, model_dir) for spec in SELFIE_WEIGHTS]
+        return [weights_path(spec, model_dir) for spec in MEDIAPIPE_WEIGHTS]
 
     sources: dict[str, bytes] = {}
     for spec in todo:
@@ -102,8 +113,9 @@ def weights_fetch(
             shutil.rmtree(download_dir, ignore_errors=True)
 
     for spec in todo:
-        model = selfie_segmentation_net()
-        state = state_dict_from_tflite(sources[spec.name], model)
+        network, convert = _NETWORKS[spec.network]
+        model = network()
+        state = convert(sources[spec.name], model)
         model.load_state_dict(state, strict=True)  # proves the mapping is complete
         payload = {
             "format_version": CONVERTED_FORMAT_VERSION,
@@ -114,7 +126,7 @@ def weights_fetch(
         }
         atomic_write(weights_path(spec, model_dir), lambda fh, p=payload: torch.save(p, fh))
         log(f"converted {spec.source_name} -> {weights_path(spec, model_dir)}")
-    return [weights_path(spec, model_dir) for spec in SELFIE_WEIGHTS]
+    return [weights_path(spec, model_dir) for spec in MEDIAPIPE_WEIGHTS]
 
 
 def _download_wheel(download_dir: Path, log: Callable[[str], None]) -> Path:
@@ -154,7 +166,7 @@ def _extract_verified(
         with zipfile.ZipFile(wheel_file) as archive:
             members = {spec.name: archive.read(spec.wheel_member) for spec in specs}
     except (OSError, KeyError, zipfile.BadZipFile) as exc:
-        raise WeightsError(f"{wheel_file.name} does not hold the selfie models: {exc}") from exc
+        raise WeightsError(f"{wheel_file.name} does not hold the MediaPipe models: {exc}") from exc
     for spec in specs:
         digest = _sha256(members[spec.name])
         if digest != spec.sha256:
@@ -168,4 +180,3 @@ def _extract_verified(
 
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-

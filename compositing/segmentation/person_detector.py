@@ -1,0 +1,181 @@
+"""Is there a person in this photo? Evidence from MediaPipe's person and face detectors.
+
+The selfie network alone cannot tell: it paints a cat, coins or a retina scan 80-93 %
+"person". Two detectors from the same wheel can (:mod:`.detector_net`):
+
+- the **person detector** (BlazePose's, 224x224) finds whole people, including small and
+  full-body ones, but scores some close-up portraits low (a face filling the frame);
+- the **face detector** (BlazeFace short range, 128x128) is sure of close-up faces but
+  blind to people a few metres away.
+
+:func:`person_present` accepts a photo when either is confident
+(:data:`PERSON_THRESHOLD`, :data:`FACE_THRESHOLD`). Measured with ``bench/bench_person_check.py``
+(see the README's model section): on every scikit-image data photo, the 25 portraits-dev
+photos and all 196 video-dev frames, the highest score of a photo without a person is
+0.58 (person detector, on ``logo``) / 0.59 (face detector, on ``colorwheel``), the lowest
+person score of a small full-body person (video-dev) 0.65, of a portrait's face 0.79.
+
+Pure: torch and numpy only. Anchors, decoding and non-maximum suppression are plain
+functions, the same as MediaPipe's ``SsdAnchorsCalculator`` (fixed anchor size, anchor
+offset 0.5) and ``TensorsToDetectionsCalculator`` (sigmoid scores clipped at ±100, boxes
+relative to the anchor centre, scaled by the input size).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from PIL import Image
+
+from .detector_net import FaceDetectorNet, PoseDetectorNet
+
+PERSON_THRESHOLD = 0.6
+FACE_THRESHOLD = 0.7
+# Detections kept for callers (boxes of people/faces), above MediaPipe's own 0.5.
+MIN_DETECTION_SCORE = 0.5
+NMS_IOU = 0.3
+SCORE_CLIP = 100.0
+
+# (input size, feature strides, anchors a cell at each stride) of each detector
+FACE_ANCHORS = (128, (8, 16), (2, 6))
+PERSON_ANCHORS = (224, (8, 16, 32), (2, 2, 6))
+
+
+def ssd_anchors(size: int, strides: tuple[int, ...], per_cell: tuple[int, ...]) -> np.ndarray:
+    """Anchor centres (Ax2, x then y, 0..1) in the networks' output order: for each stride,
+    the cells row by row, each cell's anchors in turn (all anchors are 1x1: fixed size)."""
+    centres = []
+    for stride, count in zip(strides, per_cell, strict=True):
+        cells = math.ceil(size / stride)
+        axis = (np.arange(cells, dtype=np.float32) + 0.5) / cells
+        ys, xs = np.meshgrid(axis, axis, indexing="ij")
+        grid = np.stack([xs.ravel(), ys.ravel()], axis=1)
+        centres.append(np.repeat(grid, count, axis=0))
+    return np.concatenate(centres)
+
+
+def decode_boxes(raw: np.ndarray, anchors: np.ndarray, size: int) -> np.ndarray:
+    """Regressors (AxK, pixels of the input square) → boxes Ax4 (x0, y0, x1, y1; 0..1)."""
+    cx = raw[:, 0] / size + anchors[:, 0]
+    cy = raw[:, 1] / size + anchors[:, 1]
+    half_w, half_h = raw[:, 2] / size / 2, raw[:, 3] / size / 2
+    return np.stack([cx - half_w, cy - half_h, cx + half_w, cy + half_h], axis=1)
+
+
+def sigmoid_scores(logits: np.ndarray) -> np.ndarray:
+    clipped = np.clip(logits.astype(np.float64), -SCORE_CLIP, SCORE_CLIP)
+    return 1.0 / (1.0 + np.exp(-clipped))
+
+
+def box_iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """IoU of one box (4,) with each of ``boxes`` (Nx4)."""
+    x0 = np.maximum(box[0], boxes[:, 0])
+    y0 = np.maximum(box[1], boxes[:, 1])
+    x1 = np.minimum(box[2], boxes[:, 2])
+    y1 = np.minimum(box[3], boxes[:, 3])
+    inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
+    area = (box[2] - box[0]) * (box[3] - box[1])
+    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    return inter / np.maximum(area + areas - inter, 1e-9)
+
+
+def non_max_suppression(
+    boxes: np.ndarray, scores: np.ndarray, *, min_score: float, iou: float = NMS_IOU
+) -> list[int]:
+    """Indices of the boxes kept, best first: each box above ``min_score`` that overlaps no
+    better kept box by more than ``iou``."""
+    order = [int(i) for i in np.argsort(-scores) if scores[i] >= min_score]
+    kept: list[int] = []
+    for index in order:
+        if not kept or box_iou(boxes[index], boxes[kept]).max() <= iou:
+            kept.append(index)
+    return kept
+
+
+@dataclass(frozen=True)
+class Letterbox:
+    """How a photo was fitted into the detector's square: scale and offset in pixels."""
+
+    size: int
+    scale: float
+    left: int
+    top: int
+    width: int
+    height: int
+
+    def to_image(self, box: np.ndarray) -> tuple[float, float, float, float]:
+        """A 0..1 box of the square → the photo's pixels, clipped to the photo."""
+        x0, y0, x1, y1 = (float(v) * self.size for v in box)
+        return (
+            min(max((x0 - self.left) / self.scale, 0.0), self.width),
+            min(max((y0 - self.top) / self.scale, 0.0), self.height),
+            min(max((x1 - self.left) / self.scale, 0.0), self.width),
+            min(max((y1 - self.top) / self.scale, 0.0), self.height),
+        )
+
+
+def letterbox(image: Image.Image, size: int) -> tuple[torch.Tensor, Letterbox]:
+    """The photo fitted inside a black ``size`` square (aspect kept, centred), as a
+    1x3xSxS float tensor in -1..1, and the fit."""
+    rgb = image if image.mode == "RGB" else image.convert("RGB")
+    scale = size / max(rgb.size)
+    width, height = max(1, round(rgb.width * scale)), max(1, round(rgb.height * scale))
+    left, top = (size - width) // 2, (size - height) // 2
+    canvas = np.zeros((size, size, 3), np.uint8)
+    small = rgb.resize((width, height), Image.Resampling.BILINEAR, reducing_gap=3.0)
+    canvas[top : top + height, left : left + width] = np.asarray(small)
+    tensor = torch.from_numpy(canvas).permute(2, 0, 1)[None].float().div_(127.5).sub_(1.0)
+    return tensor, Letterbox(size, scale, left, top, rgb.width, rgb.height)
+
+
+@dataclass(frozen=True)
+class Detection:
+    score: float
+    box: tuple[float, float, float, float]  # x0, y0, x1, y1 in the photo's pixels
+
+
+@dataclass(frozen=True)
+class PersonEvidence:
+    """The detectors' best scores for a photo and their detections (after NMS)."""
+
+    person_score: float
+    face_score: float
+    people: list[Detection] = field(default_factory=list)
+    faces: list[Detection] = field(default_factory=list)
+
+
+def person_present(evidence: PersonEvidence) -> bool:
+    """The rule: a confident whole-person detection or a confident face."""
+    return evidence.person_score >= PERSON_THRESHOLD or evidence.face_score >= FACE_THRESHOLD
+
+
+class PersonDetector:
+    """Both detectors, loaded; :meth:`evidence` runs them on one photo (about 10 ms)."""
+
+    def __init__(self, person_net: PoseDetectorNet, face_net: FaceDetectorNet) -> None:
+        self.person_net = person_net.eval()
+        self.face_net = face_net.eval()
+        self._anchors = {
+            "person": ssd_anchors(*PERSON_ANCHORS),
+            "face": ssd_anchors(*FACE_ANCHORS),
+        }
+
+    def evidence(self, image: Image.Image) -> PersonEvidence:
+        person_score, people = self._run(self.person_net, "person", image)
+        face_score, faces = self._run(self.face_net, "face", image)
+        return PersonEvidence(person_score, face_score, people, faces)
+
+    def _run(
+        self, net: torch.nn.Module, kind: str, image: Image.Image
+    ) -> tuple[float, list[Detection]]:
+        tensor, fit = letterbox(image, net.input_size)
+        with torch.inference_mode():
+            logits, raw = net(tensor)
+        scores = sigmoid_scores(logits[0].numpy())
+        boxes = decode_boxes(raw[0].numpy(), self._anchors[kind], net.input_size)
+        kept = non_max_suppression(boxes, scores, min_score=MIN_DETECTION_SCORE)
+        detections = [Detection(float(scores[i]), fit.to_image(boxes[i])) for i in kept]
+        return float(scores.max()), detections

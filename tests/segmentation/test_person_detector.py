@@ -1,0 +1,114 @@
+"""The ported person and face detectors: parity with the reference runtime, anchors and
+decoding, and the "is there a person" rule on real photos."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from compositing.segmentation.person_detector import (
+    FACE_ANCHORS,
+    PERSON_ANCHORS,
+    decode_boxes,
+    letterbox,
+    non_max_suppression,
+    person_present,
+    ssd_anchors,
+)
+from tests.segmentation.photos import photo as photo_array
+
+PORTRAITS_DEV = Path(__file__).resolve().parents[3] / "shared" / "data" / "portraits-dev"
+
+
+def photo(name: str) -> Image.Image:
+    return Image.fromarray(photo_array(name))
+
+
+@pytest.fixture
+def detector(segmenter_ready):
+    from compositing.segmentation import get_person_detector
+
+    try:
+        return get_person_detector()
+    except Exception as exc:  # weights of an older fetch: fetch_model converts them
+        pytest.skip(f"detector weights unavailable: {exc}")
+
+
+def test_anchor_counts_match_the_networks():
+    assert len(ssd_anchors(*FACE_ANCHORS)) == 896
+    assert len(ssd_anchors(*PERSON_ANCHORS)) == 2254
+    anchors = ssd_anchors(128, (8,), (2,))
+    assert np.allclose(anchors[:3], [[0.5 / 16, 0.5 / 16]] * 2 + [[1.5 / 16, 0.5 / 16]])
+
+
+def test_decode_and_nms():
+    anchors = np.array([[0.5, 0.5], [0.5, 0.5], [0.1, 0.1]], np.float32)
+    raw = np.array([[0, 0, 64, 32], [2, 0, 64, 32], [0, 0, 10, 10]], np.float32)
+    boxes = decode_boxes(raw, anchors, 128)
+    assert np.allclose(boxes[0], [0.25, 0.375, 0.75, 0.625])
+    kept = non_max_suppression(boxes, np.array([0.9, 0.8, 0.7]), min_score=0.5)
+    assert kept == [0, 2]  # the second box overlaps the first
+
+
+@pytest.mark.parametrize("kind", ["face", "person"])
+def test_parity_with_reference_runtime(detector, selfie_model_dir, kind):
+    interpreter_module = pytest.importorskip("ai_edge_litert.interpreter")
+    from compositing.segmentation.weights.catalog import (
+        FACE_DETECTOR,
+        PERSON_DETECTOR,
+        source_path,
+    )
+
+    spec, net = (
+        (FACE_DETECTOR, detector.face_net)
+        if kind == "face"
+        else (PERSON_DETECTOR, detector.person_net)
+    )
+    source = source_path(spec, selfie_model_dir)
+    if not source.is_file():
+        pytest.skip("the detector's .tflite source is not kept here")
+    for name in ("astronaut", "coffee"):
+        tensor, _ = letterbox(photo(name), net.input_size)
+        interpreter = interpreter_module.Interpreter(model_path=str(source))
+        interpreter.allocate_tensors()
+        interpreter.set_tensor(
+            interpreter.get_input_details()[0]["index"], tensor.permute(0, 2, 3, 1).numpy()
+        )
+        interpreter.invoke()
+        outputs = sorted(interpreter.get_output_details(), key=lambda d: d["shape"][-1])
+        reference_scores = interpreter.get_tensor(outputs[0]["index"])[0, :, 0]
+        reference_boxes = interpreter.get_tensor(outputs[1]["index"])[0]
+        with torch.inference_mode():
+            scores, boxes = net(tensor)
+        assert np.abs(scores[0].numpy() - reference_scores).max() < 2e-3
+        assert np.abs(boxes[0].numpy() - reference_boxes).max() < 5e-3
+
+
+@pytest.mark.parametrize("name", ["cat", "coffee", "coins", "grass", "rocket", "retina", "logo"])
+def test_photos_without_people_are_refused(detector, name):
+    assert not person_present(detector.evidence(photo(name)))
+
+
+@pytest.mark.parametrize("name", ["astronaut", "camera"])
+def test_photos_with_people_are_accepted(detector, name):
+    evidence = detector.evidence(photo(name))
+    assert person_present(evidence)
+    assert evidence.people or evidence.faces
+
+
+def test_a_small_full_body_person_is_accepted(detector):
+    # The astronaut shrunk into a wide real background: a small person, face ~10 px.
+    person = photo("astronaut").resize((96, 96))
+    scene = photo("grass").convert("RGB").resize((640, 480))
+    scene.paste(person, (400, 300))
+    assert detector.evidence(scene).person_score > detector.evidence(photo("grass")).person_score
+
+
+@pytest.mark.skipif(not PORTRAITS_DEV.is_dir(), reason="portraits-dev is not on this machine")
+def test_portraits_dev_photos_are_accepted(detector):
+    for path in sorted(PORTRAITS_DEV.glob("*.jpg"))[:5]:
+        assert person_present(detector.evidence(Image.open(path))), path.name
