@@ -141,12 +141,13 @@ class TokenView(ApiErrorMixin, APIView):
 
 
 class TokenWebhookRequestSerializer(serializers.Serializer):
-    callback_url = serializers.CharField(
+    callback_url = serializers.RegexField(
+        r"^https?://\S+$",  # or "" (allow_blank)
         required=False,
         allow_blank=True,
         max_length=2000,
         help_text="Called when a video job made with this token ends and has no"
-        " `callback_url` of its own (http or https). Empty: none.",
+        " `callback_url` of its own (http or https, with a host). Empty: none.",
     )
     rotate_secret = serializers.BooleanField(
         required=False, default=False, help_text="Make a new webhook secret (shown once)."
@@ -180,6 +181,8 @@ class TokenWebhookView(ApiErrorMixin, APIView):
     def put(self, request, *args, **kwargs) -> Response:
         if not isinstance(request.auth, ApiToken):
             raise exceptions.NotAuthenticated()
+        if not isinstance(request.data, dict):  # JSON null, a list...: not settings
+            raise exceptions.ValidationError({"non_field_errors": ["Send a JSON object."]})
         form = TokenWebhookRequestSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         token, secret = token_webhook_set(
