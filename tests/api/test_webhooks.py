@@ -252,3 +252,15 @@ def test_bad_callback_urls_are_a_400(live_server, token, tmp_path, url):
     assert response.status_code == 400
     assert response.json()["code"] in {"invalid_option", "invalid"}
     assert not Composite.objects.exists()
+
+
+def test_the_tokens_page_shows_the_webhook_secret_once(client_logged_in, user):
+    from django.urls import reverse
+
+    from accounts.models import ApiToken
+
+    created = client_logged_in.post(reverse("accounts:tokens"), {"name": "laptop"}, follow=True)
+    secret = ApiToken.objects.get(owner=user, name="laptop").webhook_secret
+
+    assert secret.startswith("whsec_") and secret in created.content.decode()
+    assert secret not in client_logged_in.get(reverse("accounts:tokens")).content.decode()
