@@ -99,10 +99,12 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     configure(model_dir=args.model_dir, threads=args.threads)
     detector = get_person_detector()
-    rows = []
+    rows, mismatches = [], []
     for name, image, has_person in [*skimage_photos(), *folder_photos(args.data, args.every)]:
         evidence = detector.evidence(image.convert("RGB"))
         accepted = person_present(evidence)
+        if detector.present(image.convert("RGB")) != accepted:  # the fast path's decision
+            mismatches.append(name)
         rows.append((name, has_person, accepted, evidence.person_score, evidence.face_score))
         flag = (
             "" if accepted == has_person else ("  FALSE ACCEPT" if accepted else "  FALSE REFUSAL")
@@ -112,28 +114,53 @@ def main() -> None:
             f" {'accept' if accepted else 'refuse'}{flag}"
         )
 
-    timing(detector, rows)
+    timing(detector, rows, mismatches)
 
 
-def timing(detector, rows: list[tuple]) -> None:
-    """Detectors vs the photo segmentation at 1 MP (same run), then the summary line."""
+def two_resizes_evidence(detector, image):
+    """The check as first written (reference): the photo resized twice (224 and 128 px
+    squares), both detectors always run."""
+    from compositing.segmentation.person_detector import PersonEvidence, letterbox
+
+    runs = {}
+    for kind, net in (("person", detector.person_net), ("face", detector.face_net)):
+        tensor, fit = letterbox(image, net.input_size)
+        runs[kind] = detector._run(net, kind, tensor, fit)
+    return PersonEvidence(runs["person"][0], runs["face"][0], runs["person"][1], runs["face"][1])
+
+
+def median_ms(values: list[float]) -> float:
+    return round(float(np.median(values)) * 1000, 1)
+
+
+def timing(detector, rows: list[tuple], mismatches: list[str]) -> None:
+    """At 1 MP, same run, interleaved: the reference check (two resizes, both detectors),
+    ``present`` on a photo whose face decides (astronaut) and on one without a face (coffee:
+    both detectors run), and the photo segmentation they add to. Then the summary line."""
+    import os
+
     import skimage.data
 
     from compositing.segmentation import get_segmenter
 
-    one_mp = Image.fromarray(skimage.data.astronaut()).resize((1155, 866))  # 1.0 MP
-    for _ in range(3):
-        detector.evidence(one_mp)
+    face = Image.fromarray(skimage.data.astronaut()).resize((1155, 866))  # 1.0 MP
+    no_face = Image.fromarray(skimage.data.coffee()).resize((1155, 866))
     segmenter = get_segmenter("selfie")
-    segmenter.segment(one_mp)
-    times, reference = [], []  # the detectors, and the photo segmentation they add to
-    for _ in range(10):
-        start = time.perf_counter()
-        detector.evidence(one_mp)
-        middle = time.perf_counter()
-        segmenter.segment(one_mp)
-        times.append((middle - start) * 1000)
-        reference.append((time.perf_counter() - middle) * 1000)
+    stages = {
+        "reference_both_detectors": lambda: two_resizes_evidence(detector, face),
+        "check_face_decides": lambda: detector.present(face),
+        "check_no_face": lambda: detector.present(no_face),
+        "segmentation": lambda: segmenter.segment(face),
+    }
+    for run in stages.values():
+        run(), run()
+    times: dict[str, list[float]] = {name: [] for name in stages}
+    for _ in range(15):
+        for name, run in stages.items():
+            start = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - start)
+    ms = {name: median_ms(values) for name, values in times.items()}
     people = [r for r in rows if r[1]]
     others = [r for r in rows if not r[1]]
     summary = {
@@ -151,9 +178,17 @@ def timing(detector, rows: list[tuple]) -> None:
         "min_best_score_portraits_dev": round(
             min(max(r[3], r[4]) for r in people if r[0].startswith("portraits-dev")), 3
         ),
-        "detectors_ms_at_1mp": round(float(np.median(times)), 1),
-        "segmentation_ms_at_1mp": round(float(np.median(reference)), 1),
-        "detectors_vs_segmentation": round(float(np.median(times) / np.median(reference)), 3),
+        "present_vs_evidence_mismatches": mismatches,
+        "ms_at_1mp": ms,
+        "check_vs_reference": {
+            "face_decides": round(ms["check_face_decides"] / ms["reference_both_detectors"], 3),
+            "no_face": round(ms["check_no_face"] / ms["reference_both_detectors"], 3),
+        },
+        "check_vs_segmentation": {
+            "face_decides": round(ms["check_face_decides"] / ms["segmentation"], 3),
+            "no_face": round(ms["check_no_face"] / ms["segmentation"], 3),
+        },
+        "load_average": [round(v, 2) for v in os.getloadavg()],
     }
     print(json.dumps(summary))
 

@@ -224,8 +224,9 @@ class CompositeSerializer(serializers.ModelSerializer):
     )
     timings = serializers.DictField(
         child=serializers.JSONField(),
-        help_text="Milliseconds per stage: decode_ms, segment_ms, compose_ms, encode_ms,"
-        " store_ms, total_ms (and mask_reused: true on a re-composite).",
+        help_text="Milliseconds per stage: decode_ms, segment_ms, person_check_ms (a new"
+        " photo), compose_ms, encode_ms, store_ms, total_ms (and mask_reused: true on a"
+        " re-composite).",
     )
 
     class Meta:

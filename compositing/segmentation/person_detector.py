@@ -12,8 +12,17 @@ The selfie network alone cannot tell: it paints a cat, coins or a retina scan 80
 (:data:`PERSON_THRESHOLD`, :data:`FACE_THRESHOLD`). Measured with ``bench/bench_person_check.py``
 (see the README's model section): on every scikit-image data photo, the 25 portraits-dev
 photos and all 196 video-dev frames, the highest score of a photo without a person is
-0.58 (person detector, on ``logo``) / 0.59 (face detector, on ``colorwheel``), the lowest
-person score of a small full-body person (video-dev) 0.65, of a portrait's face 0.79.
+0.58 (person detector, on ``logo``) / 0.62 (face detector, on ``shepp_logan_phantom``), the
+lowest person score of a small full-body person (video-dev) 0.65, the lowest best score of a
+portrait 0.77.
+
+:meth:`PersonDetector.present` decides at the least cost: the photo is resized once (to the
+person detector's 224 square; the face detector's 128 square comes from that small copy), the
+face detector runs first and a confident face decides without the person detector (a
+portrait costs the face detector only; a photo without a face both). The decisions are those
+of :func:`person_present` on :meth:`PersonDetector.evidence` (``bench/bench_person_check.py``
+checks every photo); the face scores move by up to 0.09 from a single resize, the person
+scores not at all.
 
 Pure: torch and numpy only. Anchors, decoding and non-maximum suppression are plain
 functions, the same as MediaPipe's ``SsdAnchorsCalculator`` (fixed anchor size, anchor
@@ -106,6 +115,11 @@ class Letterbox:
     width: int
     height: int
 
+    @property
+    def fitted_size(self) -> tuple[int, int]:
+        """The photo's size inside the square (width, height; at least 1 px each)."""
+        return max(1, round(self.width * self.scale)), max(1, round(self.height * self.scale))
+
     def to_image(self, box: np.ndarray) -> tuple[float, float, float, float]:
         """A 0..1 box of the square → the photo's pixels, clipped to the photo."""
         x0, y0, x1, y1 = (float(v) * self.size for v in box)
@@ -117,18 +131,61 @@ class Letterbox:
         )
 
 
+def fit_square(width: int, height: int, size: int) -> Letterbox:
+    """How a ``width`` x ``height`` photo fits inside a ``size`` square (aspect kept, centred)."""
+    scale = size / max(width, height)
+    fitted_w, fitted_h = max(1, round(width * scale)), max(1, round(height * scale))
+    return Letterbox(size, scale, (size - fitted_w) // 2, (size - fitted_h) // 2, width, height)
+
+
+def _square_tensor(fitted: Image.Image, fit: Letterbox) -> torch.Tensor:
+    """``fitted`` (the photo at its fitted size) on a black square, 1x3xSxS in -1..1."""
+    canvas = np.zeros((fit.size, fit.size, 3), np.uint8)
+    canvas[fit.top : fit.top + fitted.height, fit.left : fit.left + fitted.width] = np.asarray(
+        fitted
+    )
+    return torch.from_numpy(canvas).permute(2, 0, 1)[None].float().div_(127.5).sub_(1.0)
+
+
+def _fitted(image: Image.Image, fit: Letterbox) -> Image.Image:
+    """``image`` (the photo, or a smaller copy of it) resized to the photo's fitted size."""
+    return image.resize(fit.fitted_size, Image.Resampling.BILINEAR, reducing_gap=3.0)
+
+
 def letterbox(image: Image.Image, size: int) -> tuple[torch.Tensor, Letterbox]:
     """The photo fitted inside a black ``size`` square (aspect kept, centred), as a
     1x3xSxS float tensor in -1..1, and the fit."""
     rgb = image if image.mode == "RGB" else image.convert("RGB")
-    scale = size / max(rgb.size)
-    width, height = max(1, round(rgb.width * scale)), max(1, round(rgb.height * scale))
-    left, top = (size - width) // 2, (size - height) // 2
-    canvas = np.zeros((size, size, 3), np.uint8)
-    small = rgb.resize((width, height), Image.Resampling.BILINEAR, reducing_gap=3.0)
-    canvas[top : top + height, left : left + width] = np.asarray(small)
-    tensor = torch.from_numpy(canvas).permute(2, 0, 1)[None].float().div_(127.5).sub_(1.0)
-    return tensor, Letterbox(size, scale, left, top, rgb.width, rgb.height)
+    fit = fit_square(rgb.width, rgb.height, size)
+    return _square_tensor(_fitted(rgb, fit), fit), fit
+
+
+@dataclass(frozen=True)
+class DetectorInputs:
+    """Both detectors' input squares, made from ONE resize of the photo."""
+
+    person: torch.Tensor
+    person_fit: Letterbox
+    face: torch.Tensor
+    face_fit: Letterbox
+
+
+def detector_inputs(image: Image.Image) -> DetectorInputs:
+    """The photo resized once, to the person detector's square (224, exactly
+    :func:`letterbox`'s); the face detector's (128) is resized from that small copy, not
+    from the photo again (a 1 MP photo costs a few ms a resize; 224 → 128 next to nothing).
+    The face fit is still the photo's own, so its boxes map back to the photo."""
+    rgb = image if image.mode == "RGB" else image.convert("RGB")
+    person_fit = fit_square(rgb.width, rgb.height, PERSON_ANCHORS[0])
+    small = _fitted(rgb, person_fit)
+    face_fit = fit_square(rgb.width, rgb.height, FACE_ANCHORS[0])
+    face_small = _fitted(small, face_fit)
+    return DetectorInputs(
+        _square_tensor(small, person_fit),
+        person_fit,
+        _square_tensor(face_small, face_fit),
+        face_fit,
+    )
 
 
 @dataclass(frozen=True)
@@ -153,7 +210,9 @@ def person_present(evidence: PersonEvidence) -> bool:
 
 
 class PersonDetector:
-    """Both detectors, loaded; :meth:`evidence` runs them on one photo (about 10 ms)."""
+    """Both detectors, loaded. :meth:`present` decides (the face detector first, the person
+    detector only when the face leaves it open); :meth:`evidence` runs both, for callers
+    that want every score and box."""
 
     def __init__(self, person_net: PoseDetectorNet, face_net: FaceDetectorNet) -> None:
         self.person_net = person_net.eval()
@@ -163,15 +222,34 @@ class PersonDetector:
             "face": ssd_anchors(*FACE_ANCHORS),
         }
 
+    def present(self, image: Image.Image) -> bool:
+        """:func:`person_present` of the photo, at the least cost: the face detector (128x128,
+        about a quarter of the person detector's time) runs first, and a confident face
+        (>= :data:`FACE_THRESHOLD`) decides without the person detector. Same answer as
+        ``person_present(self.evidence(image))``."""
+        inputs = detector_inputs(image)
+        face_score = self._best_score(self.face_net, inputs.face)
+        if face_score >= FACE_THRESHOLD:
+            return True
+        return self._best_score(self.person_net, inputs.person) >= PERSON_THRESHOLD
+
     def evidence(self, image: Image.Image) -> PersonEvidence:
-        person_score, people = self._run(self.person_net, "person", image)
-        face_score, faces = self._run(self.face_net, "face", image)
+        inputs = detector_inputs(image)
+        face_score, faces = self._run(self.face_net, "face", inputs.face, inputs.face_fit)
+        person_score, people = self._run(
+            self.person_net, "person", inputs.person, inputs.person_fit
+        )
         return PersonEvidence(person_score, face_score, people, faces)
 
+    @staticmethod
+    def _best_score(net: torch.nn.Module, tensor: torch.Tensor) -> float:
+        with torch.inference_mode():
+            logits, _ = net(tensor)
+        return float(sigmoid_scores(logits[0].numpy()).max())
+
     def _run(
-        self, net: torch.nn.Module, kind: str, image: Image.Image
+        self, net: torch.nn.Module, kind: str, tensor: torch.Tensor, fit: Letterbox
     ) -> tuple[float, list[Detection]]:
-        tensor, fit = letterbox(image, net.input_size)
         with torch.inference_mode():
             logits, raw = net(tensor)
         scores = sigmoid_scores(logits[0].numpy())

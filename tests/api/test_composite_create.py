@@ -43,7 +43,8 @@ def test_create_onto_a_builtin_background(api, user, list_storage_files):
     assert (body["width"], body["height"], body["format"]) == (256, 256, "jpg")
     assert body["model"]
     assert body["person_found"] is True
-    for key in ("decode_ms", "segment_ms", "compose_ms", "encode_ms", "store_ms", "total_ms"):
+    stages = ("decode_ms", "segment_ms", "person_check_ms", "compose_ms", "encode_ms")
+    for key in (*stages, "store_ms", "total_ms"):
         assert body["timings"][key] >= 0
     assert response["Location"] == body["url"]
     result = images.decode(fetch(api, body["result_url"]))

@@ -48,9 +48,11 @@ def test_composite_on_builtin_background_keeps_person_pixels(user, builtin_backg
     assert (composite.width, composite.height) == (512, 512)
     assert composite.background == builtin_background
     assert composite.model_name
-    for key in ("decode_ms", "segment_ms", "compose_ms", "encode_ms", "store_ms", "total_ms"):
+    stages = ("decode_ms", "segment_ms", "person_check_ms", "compose_ms", "encode_ms")
+    for key in (*stages, "store_ms", "total_ms"):
         assert composite.timings[key] >= 0
     assert composite.timings["segment_ms"] > 0
+    assert composite.timings["person_check_ms"] > 0  # the detectors ran
 
     mask = mask_of(composite)
     result = np.asarray(read(composite.result).convert("RGB")).astype(int)

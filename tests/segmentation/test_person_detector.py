@@ -12,8 +12,10 @@ from PIL import Image
 
 from compositing.segmentation.person_detector import (
     FACE_ANCHORS,
+    FACE_THRESHOLD,
     PERSON_ANCHORS,
     decode_boxes,
+    detector_inputs,
     letterbox,
     non_max_suppression,
     person_present,
@@ -112,3 +114,49 @@ def test_a_small_full_body_person_is_accepted(detector):
 def test_portraits_dev_photos_are_accepted(detector):
     for path in sorted(PORTRAITS_DEV.glob("*.jpg"))[:5]:
         assert person_present(detector.evidence(Image.open(path))), path.name
+
+
+class CountCalls:
+    """Counts a real network's forward calls (a forward hook; the network still runs)."""
+
+    def __init__(self, net: torch.nn.Module) -> None:
+        self.calls = 0
+        self._handle = net.register_forward_hook(self._count)
+
+    def _count(self, *_args) -> None:
+        self.calls += 1
+
+    def remove(self) -> None:
+        self._handle.remove()
+
+
+def test_a_confident_face_decides_without_the_person_detector(detector):
+    portrait = photo("astronaut")
+    assert detector.evidence(portrait).face_score >= FACE_THRESHOLD
+    people, faces = CountCalls(detector.person_net), CountCalls(detector.face_net)
+    try:
+        assert detector.present(portrait)
+        assert (faces.calls, people.calls) == (1, 0)
+        assert not detector.present(photo("coffee"))  # no face: the person detector decides
+        assert (faces.calls, people.calls) == (2, 1)
+    finally:
+        people.remove()
+        faces.remove()
+
+
+@pytest.mark.parametrize("name", ["astronaut", "camera", "cat", "coffee", "grass", "logo"])
+def test_present_decides_like_the_rule_on_all_evidence(detector, name):
+    assert detector.present(photo(name)) == person_present(detector.evidence(photo(name)))
+
+
+def test_detector_inputs_keep_the_letterbox_of_each_size():
+    wide = photo("coffee").resize((900, 300))
+    inputs = detector_inputs(wide)
+    person, person_fit = letterbox(wide, 224)
+    assert torch.equal(inputs.person, person)  # the person input is exactly letterbox's
+    assert inputs.person_fit == person_fit
+    face, face_fit = letterbox(wide, 128)
+    assert inputs.face_fit == face_fit and inputs.face.shape == face.shape == (1, 3, 128, 128)
+    rows = (inputs.face[0] > -1).any(dim=0).any(dim=1).nonzero().ravel()
+    assert (int(rows[0]), int(rows[-1]) + 1) == (face_fit.top, face_fit.top + 43)  # 300/900*128
+    assert (inputs.face - face).abs().mean() < 0.05  # the same picture, resampled once more
