@@ -115,8 +115,8 @@ def composite_create(
 
     Returns the saved ``Composite`` (status done) with source, mask (8-bit PNG alpha),
     result and thumbnail stored, ``width``/``height`` in pixels, ``model_name`` and
-    ``timings`` (``decode_ms``, ``segment_ms``, ``compose_ms``, ``encode_ms``,
-    ``store_ms``, ``total_ms``; milliseconds).
+    ``timings`` (``decode_ms``, ``segment_ms``, ``person_check_ms``, ``compose_ms``,
+    ``encode_ms``, ``store_ms``, ``total_ms``; milliseconds).
 
     Raises InvalidImage (and its subclasses ImageTooSmall, ImageTooLarge,
     UnsupportedMediaType), FileTooLarge, InvalidOption, InvalidColor, NoPerson (no person
@@ -142,7 +142,9 @@ def composite_create(
             )
         with _timed(request.timings, "segment_ms"):
             alpha, model_name = _segment(picture)
-        if not _has_person(picture, alpha):
+        with _timed(request.timings, "person_check_ms"):
+            has_person = _has_person(picture, alpha)
+        if not has_person:
             raise NoPerson()
         with _timed(request.timings, "encode_ms"):
             source_bytes = imaging.encode_image(picture, "jpg", quality=SOURCE_QUALITY)
