@@ -38,7 +38,7 @@ def composite_draft_create(*, user: Any, photo: bytes | IO[bytes]) -> Composite:
     """Decode ``photo``, cut the person out once and store the source and mask as a draft.
 
     Returns the draft (status ``draft``, ``width``/``height``, ``model_name``, timings
-    ``decode_ms``/``segment_ms``/``encode_ms``/``store_ms``/``total_ms``). Raises the photo
+    ``decode_ms``/``segment_ms``/``person_check_ms``/``encode_ms``/``store_ms``/``total_ms``). Raises the photo
     errors of ``composite_create`` (InvalidImage..., FileTooLarge, NoPerson,
     ModelUnavailable); nothing is stored on failure.
     """
@@ -48,7 +48,9 @@ def composite_draft_create(*, user: Any, photo: bytes | IO[bytes]) -> Composite:
         picture = image_upload_decode(photo, label="Photo")
     with _timed(timings, "segment_ms"):
         alpha, model_name = _segment(picture)
-    if not _has_person(alpha):
+    with _timed(timings, "person_check_ms"):
+        has_person = _has_person(picture, alpha)
+    if not has_person:
         raise NoPerson()
     with _timed(timings, "encode_ms"):
         source = imaging.encode_image(picture, "jpg", quality=SOURCE_QUALITY)
