@@ -38,8 +38,8 @@ def composite_draft_create(*, user: Any, photo: bytes | IO[bytes]) -> Composite:
     """Decode ``photo``, cut the person out once and store the source and mask as a draft.
 
     Returns the draft (status ``draft``, ``width``/``height``, ``model_name``, timings
-    ``decode_ms``/``segment_ms``/``person_check_ms``/``encode_ms``/``store_ms``/``total_ms``). Raises the photo
-    errors of ``composite_create`` (InvalidImage..., FileTooLarge, NoPerson,
+    ``decode_ms``/``segment_ms``/``person_check_ms``/``encode_ms``/``store_ms``/``total_ms``).
+    Raises the photo errors of ``composite_create`` (InvalidImage..., FileTooLarge, NoPerson,
     ModelUnavailable); nothing is stored on failure.
     """
     composite_rate_take(user=user)  # the studio's composites count like the API's

@@ -213,9 +213,7 @@ def composite_cancel(*, user: Any, composite_id: uuid.UUID | str) -> Composite:
     """
     composite = composite_get(user=user, composite_id=composite_id)
     now = timezone.now()
-    cancelled = Composite.objects.filter(
-        pk=composite.pk, status=Composite.Status.QUEUED
-    ).update(
+    cancelled = Composite.objects.filter(pk=composite.pk, status=Composite.Status.QUEUED).update(
         status=Composite.Status.CANCELLED,
         cancel_requested=True,
         eta_seconds=None,

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFilter
 
-from vbgsite import errors
 from compositing.compose import (
     compose,
     compose_image,
@@ -16,6 +15,7 @@ from compositing.compose import (
     parse_color,
 )
 from tests.compositing_core.factories import astronaut, coffee, disc_alpha, quadrants
+from vbgsite import errors
 
 # ------------------------------------------------------------------------------ cover
 

@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 from PIL import ExifTags, Image, ImageCms
 
-from vbgsite import errors
 from compositing.imaging import (
     BACKGROUND_FORMATS,
     PHOTO_FORMATS,
@@ -28,6 +27,7 @@ from tests.compositing_core.factories import (
     png_declaring,
     quadrants,
 )
+from vbgsite import errors
 
 # ------------------------------------------------------------------------------ bad input
 
