@@ -27,7 +27,6 @@ import argparse
 import http.client
 import io
 import os
-import shlex
 import signal
 import statistics
 import subprocess
@@ -89,11 +88,12 @@ def reference_ms(data: bytes, runs: int = 30) -> float:
 
 
 def web_command(args: argparse.Namespace) -> list[str]:
+    """The command, run by a shell as the platform does (``${WEB_CONCURRENCY:-2}``...)."""
     if args.web:
-        return shlex.split(args.web)
+        return ["bash", "-c", f"exec {args.web}"]
     for line in (ROOT / "Procfile").read_text().splitlines():
         if line.startswith("web:"):
-            return shlex.split(line.partition(":")[2])
+            return ["bash", "-c", f"exec {line.partition(':')[2].strip()}"]
     raise SystemExit("no web: line in the Procfile")
 
 
@@ -122,8 +122,12 @@ def prepare(env: dict[str, str]) -> tuple[str, str]:
     for command in (["migrate", "--noinput"], ["createcachetable"], ["seed_backgrounds"]):
         subprocess.run([*manage, *command], env=env, cwd=ROOT, check=True, capture_output=True)
     done = subprocess.run(
-        [*manage, "shell", "-c", USER_SCRIPT], env=env, cwd=ROOT, check=True,
-        capture_output=True, text=True,
+        [*manage, "shell", "-c", USER_SCRIPT],
+        env=env,
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     token, background = done.stdout.split()[-2:]
     return token, background
@@ -157,7 +161,8 @@ class Client:
         parts.append(
             f'--{self.boundary}\r\nContent-Disposition: form-data; name="photo"; '
             'filename="portrait.jpg"\r\nContent-Type: image/jpeg\r\n\r\n'.encode()
-            + self.photo + b"\r\n"
+            + self.photo
+            + b"\r\n"
         )
         body = b"".join(parts) + f"--{self.boundary}--\r\n".encode()
         headers = {
@@ -317,11 +322,15 @@ def main(argv: list[str] | None = None) -> None:
             wait_until_up(client, process)
             first_request(client, launched)
             total = measure(client, args, reference)
-            print(f"memory after {total} composites (smaps_rollup):")
+            print(f"memory right after {total} composites (smaps_rollup):")
+            report_memory(process.pid)
+            time.sleep(3.0)
+            print("memory after 3 s idle:")
             report_memory(process.pid)
         finally:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=30)
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+                process.wait(timeout=30)
     print(f"load average at the end: {os.getloadavg()}")
 
 

@@ -70,13 +70,15 @@ def on_starting(server: Any) -> None:
     gc.freeze()
 
 
-# glibc malloc in a worker: image-sized buffers (a 1 MP photo is 3-4 MB per copy) get
-# their own mmap and go back to the kernel when freed, and the heap is trimmed above
-# 8 MB. The model's own tuning (64 MB, for video inference) kept every request's peak
-# in each of the threads' arenas: measured 300-340 MB private per worker after 100
-# composites at 4 clients, against 57 MB with these values (bench/bench_load.py).
-_MMAP_THRESHOLD = 1 << 20
-_TRIM_THRESHOLD = 8 << 20
+# glibc malloc in a worker: buffers over 4 MB (a 1 MP photo's float alpha, anything larger)
+# get their own mmap and go back to the kernel when freed, and the heap is trimmed above
+# 16 MB; smaller ones (the network's tensors) stay in the heap. Measured in a forked
+# worker: 1 MB made the network's own buffers fault in on every call (segment 55 -> 170
+# ms); the model's tuning (32/64 MB, for video) let every image buffer pile up in the
+# threads' arenas (300-340 MB private per worker after 100 composites). Free heap pages
+# are also handed back when the worker pauses (compositing.engine.compute_slot).
+_MMAP_THRESHOLD = 4 << 20
+_TRIM_THRESHOLD = 16 << 20
 
 
 def _import_request_code() -> None:

@@ -16,6 +16,8 @@ pytestmark = pytest.mark.timeout(300)
 
 # Issue 12: one more web worker may cost at most this much memory of its own.
 PRIVATE_LIMIT_MB = 150
+BUSY_LIMIT_MB = 300
+IDLE_TRIM_WAIT = 2.5  # compositing.engine trims after 1 s without compute
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +59,9 @@ def test_workers_share_the_model_and_stay_small_after_many_composites(server):
     for thread in clients:
         thread.join()
     assert results == [201] * 40
+    for pid in server.workers():  # busy: each arena at its high-water mark (was 430 MB)
+        assert private_mb(pid) <= BUSY_LIMIT_MB
+    time.sleep(IDLE_TRIM_WAIT)  # a pause: free heap pages go back to the kernel
     for pid in server.workers():
         assert private_mb(pid) <= PRIVATE_LIMIT_MB
 
