@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from django.conf import settings
@@ -74,8 +75,16 @@ class Engine:
 
     def segment(self, image: Image.Image | np.ndarray) -> np.ndarray:
         """Person alpha, float32 HxW in 0..1 at the image's resolution (all zeros: no person)."""
+        return self._run(self.segmenter.segment, image)
+
+    def segment_matte(self, image: Image.Image | np.ndarray) -> np.ndarray:
+        """The 8-bit matte: uint8 HxW, ``round(255 * alpha)`` of :meth:`segment`, made
+        without a full-size float alpha where the backend can (the selfie one does)."""
+        return self._run(self.segmenter.segment_matte, image)
+
+    def _run(self, method: Any, image: Image.Image | np.ndarray) -> np.ndarray:
         try:
-            return self.segmenter.segment(image)
+            return method(image)
         except (WeightsMissing, WeightsError) as exc:
             logger.error("segmentation model unavailable: %s", exc)
             raise ModelUnavailable() from exc

@@ -154,7 +154,9 @@ def apply_coefficients(
     """Write ``clamp((a·I + b - low) / (high - low), 0, 1)`` for every full-res pixel.
 
     rgb: uint8 HxWx3 (I = rgb / 255); coefficients: float 4xhxw (a_r, a_g, a_b, b) or 1xhxw
-    (b only: plain bilinear upsampling); out: float32 HxW (filled in place and returned). The
+    (b only: plain bilinear upsampling); out: float32 HxW, or uint8 HxW for the 8-bit matte
+    (``round(255 q)``, computed strip by strip: no full-size float array; filled in place
+    and returned). The
     coefficient maps are upsampled bilinearly strip by strip (rows by index arithmetic,
     columns by ``F.interpolate``), exactly as one ``F.interpolate`` to HxW would.
     """
@@ -182,7 +184,7 @@ def apply_coefficients(
             mode="linear",
             align_corners=False,
         ).view(channels, stop - start, width)
-        q = out[start:stop]
+        q = out[start:stop] if out.dtype == torch.float32 else full.new_empty(stop - start, width)
         if with_guide:
             # Planar float copy of the strip: the products below then run on contiguous rows.
             pixels = (
@@ -197,6 +199,8 @@ def apply_coefficients(
         else:
             q.copy_(full[0])
         q.clamp_(0.0, 1.0)
+        if q.data_ptr() != out[start:stop].data_ptr():  # the 8-bit matte: round like numpy
+            out[start:stop].copy_(q.mul_(255.0).add_(0.5))
     return out
 
 

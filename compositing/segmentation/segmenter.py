@@ -33,6 +33,17 @@ class Segmenter(ABC):
         """
         return self.segment_rgb(image_to_rgb(image))
 
+    def segment_matte(self, image: Image.Image | np.ndarray) -> np.ndarray:
+        """The 8-bit matte of ``image``: uint8 HxW, ``round(255 * alpha)`` of
+        :meth:`segment` (a backend may make it without the float alpha)."""
+        alpha = self.segment(image)
+        matte = np.empty(alpha.shape, np.uint8)
+        rows = max(1, (1 << 20) // max(1, alpha.shape[1]))
+        for top in range(0, alpha.shape[0], rows):
+            scaled = np.multiply(alpha[top : top + rows], 255.0, dtype=np.float32)
+            matte[top : top + rows] = np.clip(scaled + 0.5, 0.0, 255.0, out=scaled)
+        return matte
+
     def warm_up(self, sizes: tuple[tuple[int, int], ...] = ((864, 1152), (1920, 1080))) -> None:
         """Run every code path a photo takes once for each (width, height) in ``sizes``, so
         lazily built state (traced networks, kernel caches, the allocator's pools) exists

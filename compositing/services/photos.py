@@ -284,7 +284,7 @@ def _segment(image: Image.Image) -> tuple[np.ndarray, str]:
     The one place the photo path reaches the model (tests patch it to prove a
     re-composite never does)."""
     engine = get_engine()
-    return imaging.alpha_to_uint8(engine.segment(image)), engine.model_name
+    return engine.segment_matte(image), engine.model_name
 
 
 def _has_person(picture: Image.Image, alpha: np.ndarray) -> bool:

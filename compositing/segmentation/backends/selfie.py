@@ -23,7 +23,9 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
+from PIL import Image
 
+from ..image_input import image_to_rgb
 from ..preprocessing import network_input
 from ..refine import GuidedFilterParams, refine_guided, upsample_bilinear
 from ..registry import EngineConfig
@@ -108,10 +110,12 @@ class SelfieSegmenter(Segmenter):
         return torch.sigmoid(logits)[0, 0].cpu()  # refinement runs on the CPU
 
     @torch.inference_mode()
-    def segment_rgb(self, rgb: np.ndarray) -> np.ndarray:
+    def segment_rgb(self, rgb: np.ndarray, *, matte: bool = False) -> np.ndarray:
+        """As :meth:`Segmenter.segment_rgb`; ``matte``: the 8-bit matte (uint8, 255 =
+        person) written strip by strip, with no full-size float alpha (192 MB at 48 MP)."""
         options = self.options
         height, width = rgb.shape[:2]
-        alpha = np.zeros((height, width), dtype=np.float32)
+        alpha = np.zeros((height, width), dtype=np.uint8 if matte else np.float32)
         out = torch.from_numpy(alpha)
         with warnings.catch_warnings():  # PIL-backed arrays are read-only; never written
             warnings.simplefilter("ignore", UserWarning)
@@ -143,6 +147,9 @@ class SelfieSegmenter(Segmenter):
             runtime = _frozen(network, example)
             self._runtimes[key] = runtime
         return runtime
+
+    def segment_matte(self, image: Image.Image | np.ndarray) -> np.ndarray:
+        return self.segment_rgb(image_to_rgb(image), matte=True)
 
     @torch.inference_mode()
     def refine(self, rgb: torch.Tensor, prob: torch.Tensor, out: torch.Tensor) -> None:
