@@ -184,6 +184,9 @@ def query_deadline(execute: Callable, sql: str, params: Any, many: bool, context
 
 
 def install_query_deadline(sender: Any, connection: Any, **kwargs: Any) -> None:
-    """``connection_created`` receiver: PostgreSQL connections get :func:`query_deadline`."""
+    """``connection_created`` receiver: PostgreSQL connections get :func:`query_deadline`
+    (unless ``DB_QUERY_DEADLINE_SECONDS`` is 0)."""
+    if not settings.DB_QUERY_DEADLINE_SECONDS:
+        return
     if connection.vendor == "postgresql" and query_deadline not in connection.execute_wrappers:
         connection.execute_wrappers.append(query_deadline)

@@ -134,16 +134,18 @@ DATABASES = {
 # (vbgsite/dependencies.py: a frozen server or network never answers a timeout).
 DB_CONNECT_TIMEOUT = env_int("DB_CONNECT_TIMEOUT", 5, minimum=1)
 DB_STATEMENT_TIMEOUT_MS = env_int("DB_STATEMENT_TIMEOUT_MS", 10_000, minimum=0)
+# 0 turns both off (the release phase's migrations: `DB_STATEMENT_TIMEOUT_MS=0`).
 DB_QUERY_DEADLINE_SECONDS = env_int(
-    "DB_QUERY_DEADLINE_SECONDS", DB_STATEMENT_TIMEOUT_MS // 1000 + 5, minimum=1
+    "DB_QUERY_DEADLINE_SECONDS",
+    DB_STATEMENT_TIMEOUT_MS // 1000 + 5 if DB_STATEMENT_TIMEOUT_MS else 0,
+    minimum=0,
 )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {
-            "connect_timeout": DB_CONNECT_TIMEOUT,
-            "options": f"-c statement_timeout={DB_STATEMENT_TIMEOUT_MS}",
-        }
-    )
+    DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = DB_CONNECT_TIMEOUT
+    if DB_STATEMENT_TIMEOUT_MS:
+        DATABASES["default"]["OPTIONS"]["options"] = (
+            f"-c statement_timeout={DB_STATEMENT_TIMEOUT_MS}"
+        )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL + a busy timeout let the web process and the task worker share one file.
     DATABASES["default"]["OPTIONS"] = {
