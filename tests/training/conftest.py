@@ -22,15 +22,16 @@ PHOTOS = ("astronaut", "coffee", "chelsea", "camera")
 
 @pytest.fixture
 def model_dir(selfie_model_dir, tmp_path, settings) -> Iterator[Path]:
-    """A per-test model directory with the default weights; the engine points at it."""
+    """A per-test model directory with the default weights (the selfie networks and the
+    person/face detectors every photo composite consults); the engine points at it."""
     import torch
 
     from compositing.segmentation import clear_segmenters, configure, get_config
-    from compositing.segmentation.weights.catalog import SELFIE_WEIGHTS, weights_path
+    from compositing.segmentation.weights.catalog import MEDIAPIPE_WEIGHTS, weights_path
 
     directory = tmp_path / "models"
     directory.mkdir()
-    for spec in SELFIE_WEIGHTS:
+    for spec in MEDIAPIPE_WEIGHTS:
         shutil.copy2(weights_path(spec, selfie_model_dir), directory)
     settings.VBG_MODEL_DIR = directory
     previous = get_config()
