@@ -170,32 +170,55 @@ def real_model(request):
         pytest.skip("the segmentation engine's segmenter_ready fixture is not available")
 
 
-@pytest.fixture
-def model_calls(real_model, monkeypatch) -> Callable[[], int]:
-    """``model_calls()`` -> how many times any segmentation model ran in this test.
-
-    Counts at ``Segmenter.segment``, the entry point every backend shares; the model
-    itself still runs.
-    """
+def _mask_entry_points():
+    """(class, method name) for every way to a mask: the base class and each loaded backend
+    that overrides ``segment`` or ``segment_matte`` (selfie makes its 8-bit matte without
+    going through ``segment``)."""
     from compositing.segmentation import Segmenter
 
-    calls = {"n": 0}
-    real_segment = Segmenter.segment
+    classes, pending = [], [Segmenter]
+    while pending:
+        cls = pending.pop()
+        classes.append(cls)
+        pending.extend(cls.__subclasses__())
+    return [
+        (cls, name) for cls in classes for name in ("segment", "segment_matte") if name in vars(cls)
+    ]
 
-    def counting(self, *args, **kwargs):
-        calls["n"] += 1
-        return real_segment(self, *args, **kwargs)
 
-    monkeypatch.setattr(Segmenter, "segment", counting)
+@pytest.fixture
+def model_calls(real_model, monkeypatch) -> Callable[[], int]:
+    """``model_calls()`` -> how many masks any segmentation model made in this test.
+
+    Counts at ``segment`` and ``segment_matte`` of the base class and of every backend that
+    overrides them (one count per outermost call: the base ``segment_matte`` calling
+    ``segment`` counts once); the model itself still runs.
+    """
+    calls = {"n": 0, "depth": 0}
+
+    def counting(real):
+        def wrapper(self, *args, **kwargs):
+            calls["depth"] += 1
+            try:
+                if calls["depth"] == 1:
+                    calls["n"] += 1
+                return real(self, *args, **kwargs)
+            finally:
+                calls["depth"] -= 1
+
+        return wrapper
+
+    for cls, name in _mask_entry_points():
+        monkeypatch.setattr(cls, name, counting(vars(cls)[name]))
     return lambda: calls["n"]
 
 
 @pytest.fixture
 def break_the_model(real_model, monkeypatch) -> None:
     """Every segmentation model raises when asked for a mask."""
-    from compositing.segmentation import Segmenter
 
     def broken(self, *args, **kwargs):
         raise RuntimeError("the segmentation model must not be called")
 
-    monkeypatch.setattr(Segmenter, "segment", broken)
+    for cls, name in _mask_entry_points():
+        monkeypatch.setattr(cls, name, broken)
