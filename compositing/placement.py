@@ -23,6 +23,7 @@ Coordinates are floats in pixels; a box is ``(left, top, right, bottom)``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 from PIL import Image
@@ -198,18 +199,36 @@ def place_subject(
     return colour, matte
 
 
+class CanvasSource(Protocol):
+    """A background that makes (or keeps) its own covered canvases: ``canvas(size,
+    placement)`` is ``background_canvas`` of its image, possibly cached and shared, so the
+    result is read, never modified."""
+
+    def canvas(self, canvas: tuple[int, int], placement: Placement) -> Image.Image: ...
+
+
+def _covered(
+    background: Image.Image | CanvasSource, canvas: tuple[int, int], placement: Placement
+) -> Image.Image:
+    if isinstance(background, Image.Image):
+        return background_canvas(background, canvas, placement)
+    return background.canvas(canvas, placement)
+
+
 def render(
     photo: Image.Image,
     alpha: np.ndarray,
     *,
     mode: str,
     placement: Placement,
-    background: Image.Image | None = None,
+    background: Image.Image | CanvasSource | None = None,
     color: tuple[int, int, int] | None = None,
 ) -> tuple[Image.Image, Image.Image | None]:
     """The saved result for these options: (image, the background canvas behind the person).
 
     photo: RGB WxH; alpha: float32 HxW in 0..1. mode: image | color | blur | transparent.
+    background: for mode image, the image (any size; covered here) or a ``CanvasSource``
+    that supplies the covered canvas itself (a library background cached per process).
     The image is RGB (RGBA for transparent; L, the matte alone, for channels "alpha").
     Without placement the result is ``compose_image``'s, unchanged.
     """
@@ -220,7 +239,7 @@ def render(
     if not placement.moves_subject:
         canvas_bg = None
         if mode == "image" and background is not None:
-            canvas_bg = background_canvas(background, photo.size, placement)
+            canvas_bg = _covered(background, photo.size, placement)
         elif mode == "blur" and placement.moves_background:
             blurred = blurred_background_image(photo, mask, blur_radius=radius)
             canvas_bg, mode = background_canvas(blurred, photo.size, placement), "image"
@@ -234,7 +253,7 @@ def render(
     if mode == "blur":
         background, mode = blurred_background_image(photo, mask, blur_radius=radius), "image"
     if mode == "image" and background is not None:
-        canvas_bg = background_canvas(background, colour.size, placement)
+        canvas_bg = _covered(background, colour.size, placement)
     result = compose_image(
         colour, matte, mode=mode, background=canvas_bg, color=color, decontaminate=False
     )

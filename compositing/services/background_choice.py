@@ -31,6 +31,8 @@ from backgrounds.services import background_delete, background_upload
 from compositing import imaging
 from compositing.compose import parse_color
 from compositing.models import Composite
+from compositing.placement import Placement, background_canvas
+from compositing.services.background_cache import cached_canvas
 from compositing.services.stored_files import FileData, Undo, stored_file_read
 from compositing.services.uploads import (
     image_upload_decode,
@@ -75,10 +77,49 @@ class BackgroundChoice:
 
 @dataclass(frozen=True)
 class ResolvedBackground:
-    """The background image of mode "image" and where it came from (empty otherwise)."""
+    """The background image of mode "image" and where it came from (empty otherwise).
 
-    image: Image.Image | None = None  # RGB, any size (covered to the frame size later)
+    ``image``: the decoded image (RGB, any size; covered to the frame size later): always
+    for a one-off upload; for a library entry only when resolved with ``lazy=False``.
+    A lazy library entry is read and decoded on first need, and its covered canvases come
+    from the process's cache (``background_cache``): see :meth:`source`.
+    """
+
+    image: Image.Image | None = None
     library: Background | None = None  # a library entry (built-in or the person's own)
+
+    def source(self) -> Image.Image | _LibraryCanvases | None:
+        """What ``compositing.placement.render`` takes as ``background``: the image, or for
+        a lazily resolved library entry an object whose ``canvas(size, placement)`` gives
+        the covered image (cached per process; read-only)."""
+        if self.image is not None or self.library is None:
+            return self.image
+        return _LibraryCanvases(self.library)
+
+
+class _LibraryCanvases:
+    """A library background's covered canvases, made once per (size, placement) and kept
+    in the process's cache; the stored file is read and decoded only on a miss."""
+
+    def __init__(self, library: Background) -> None:
+        self.library = library
+        self._decoded: Image.Image | None = None
+
+    def canvas(self, size: tuple[int, int], placement: Placement) -> Image.Image:
+        key = (
+            self.library.image.name,
+            tuple(size),
+            placement.background_focus,
+            placement.background_zoom,
+            placement.background_mirror,
+        )
+        return cached_canvas(key, lambda: background_canvas(self._image(), size, placement))
+
+    def _image(self) -> Image.Image:
+        if self._decoded is None:
+            data = stored_file_read(self.library.image, missing=MISSING_IMAGE)
+            self._decoded = stored_image_decode(data)
+        return self._decoded
 
 
 def background_choice_check(
@@ -127,12 +168,21 @@ def _parse_id(background_id: Any) -> uuid.UUID:
 
 
 def background_resolve(
-    *, user: Any, choice: BackgroundChoice, background_file: IO[bytes] | None
+    *,
+    user: Any,
+    choice: BackgroundChoice,
+    background_file: IO[bytes] | None,
+    lazy: bool = False,
 ) -> ResolvedBackground:
     """Decode the background image of mode "image": a library entry or a one-off upload.
 
+    lazy: for a library entry, check only that ``user`` may use it; its image is read
+        when a canvas is first needed (``ResolvedBackground.source``), and not at all when
+        the process has the covered canvas cached. Photos resolve lazily; videos decode at
+        once (the job reads the file again in the worker).
     Other modes resolve to an empty ``ResolvedBackground``. Raises NotFound (not visible to
-    ``user``, or its image is gone), InvalidImage/FileTooLarge (the upload).
+    ``user``, or its image is gone: for a lazy entry, when the canvas is made),
+    InvalidImage/FileTooLarge (the upload).
     """
     if choice.mode != Composite.Mode.IMAGE:
         return ResolvedBackground()
@@ -144,6 +194,8 @@ def background_resolve(
     library = Background.objects.for_user(user).filter(pk=choice.background_id).first()
     if library is None:
         raise NotFound("This background does not exist.")
+    if lazy:
+        return ResolvedBackground(library=library)
     data = stored_file_read(library.image, missing=MISSING_IMAGE)
     return ResolvedBackground(image=stored_image_decode(data), library=library)
 

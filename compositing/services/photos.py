@@ -138,7 +138,7 @@ def composite_create(
         with _timed(request.timings, "decode_ms"):
             picture = image_upload_decode(photo, label="Photo")
             background = background_resolve(
-                user=user, choice=request.choice, background_file=background_file
+                user=user, choice=request.choice, background_file=background_file, lazy=True
             )
         with _timed(request.timings, "segment_ms"):
             alpha, model_name = _segment(picture)
@@ -210,7 +210,7 @@ def composite_recomposite(
         picture = stored_image_decode(source_bytes)
         alpha = imaging.png_to_alpha(mask_bytes, size=picture.size)
         background = background_resolve(
-            user=user, choice=request.choice, background_file=background_file
+            user=user, choice=request.choice, background_file=background_file, lazy=True
         )
     request.timings["segment_ms"] = (
         (original.timings or {}).get("segment_ms", 0.0) if is_draft else 0.0
@@ -315,7 +315,7 @@ def _render_and_save(
             alpha,
             mode=choice.mode,
             placement=request.placement,
-            background=background.image,
+            background=background.source(),
             color=choice.color_rgb,
         )
     with compute_slot(), _timed(timings, "encode_ms"):

@@ -1,0 +1,132 @@
+"""Library backgrounds are covered once per process and size, then served from the cache:
+the same pixels as without it, no read of the stored file on a hit, never another
+person's background, and a bounded size."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from django.core.files.storage import default_storage
+from PIL import Image
+
+from compositing.services import background_cache, composite_create, composite_recomposite
+from compositing.services.stored_files import stored_file_read as real_read
+from tests.compositing.conftest import make_background, portrait_jpeg, upload
+from vbgsite.errors import NotFound
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def empty_cache(settings):
+    settings.VBG_BACKGROUND_CACHE_MB = 24
+    background_cache.cache_clear()
+    yield
+    background_cache.cache_clear()
+
+
+@pytest.fixture
+def reads(monkeypatch):
+    """The stored files read by the background resolver, by name."""
+    names: list[str] = []
+
+    def counting(field, *, missing):
+        names.append(field.name)
+        return real_read(field, missing=missing)
+
+    monkeypatch.setattr("compositing.services.background_choice.stored_file_read", counting)
+    return names
+
+
+def pixels(composite) -> np.ndarray:
+    with composite.result.open("rb") as handle:
+        return np.asarray(Image.open(handle).convert("RGB"))
+
+
+def test_a_second_composite_reuses_the_covered_background(user, real_model, reads):
+    background = make_background(user, name="Beach")
+    first = composite_create(
+        user=user, photo=upload(portrait_jpeg()), mode="image", background_id=background.pk
+    )
+    assert reads == [background.image.name]
+    assert background_cache.cache_info()[0] == 1
+    second = composite_create(
+        user=user, photo=upload(portrait_jpeg()), mode="image", background_id=background.pk
+    )
+    assert reads == [background.image.name]  # the hit read nothing
+    assert np.array_equal(pixels(first), pixels(second))
+
+
+def test_cached_and_uncached_results_are_identical(user, real_model, settings):
+    background = make_background(user, name="Beach", width=1200, height=500)
+    options = {"mode": "image", "background_id": background.pk}
+    placed = {"background_focus": "20,70", "background_zoom": "1.5", "background_mirror": "1"}
+    settings.VBG_BACKGROUND_CACHE_MB = 0
+    plain = composite_create(user=user, photo=upload(portrait_jpeg()), **options)
+    moved = composite_create(user=user, photo=upload(portrait_jpeg()), placement=placed, **options)
+    assert background_cache.cache_info() == (0, 0)
+    settings.VBG_BACKGROUND_CACHE_MB = 24
+    for _ in range(2):  # a miss, then a hit
+        again = composite_create(user=user, photo=upload(portrait_jpeg()), **options)
+        assert np.array_equal(pixels(plain), pixels(again))
+        again = composite_create(
+            user=user, photo=upload(portrait_jpeg()), placement=placed, **options
+        )
+        assert np.array_equal(pixels(moved), pixels(again))
+    assert background_cache.cache_info()[0] == 2  # one canvas per placement
+
+
+def test_another_persons_background_is_refused_even_when_cached(user, other_user, real_model):
+    theirs = make_background(other_user, name="Private")
+    composite_create(
+        user=other_user, photo=upload(portrait_jpeg()), mode="image", background_id=theirs.pk
+    )
+    assert background_cache.cache_info()[0] == 1
+    with pytest.raises(NotFound):
+        composite_create(
+            user=user, photo=upload(portrait_jpeg()), mode="image", background_id=theirs.pk
+        )
+
+
+def test_a_recomposite_uses_the_cache_too(user, real_model, reads):
+    background = make_background(user, name="Beach")
+    first = composite_create(
+        user=user, photo=upload(portrait_jpeg()), mode="color", color="#112233"
+    )
+    for _ in range(2):
+        composite_recomposite(
+            user=user, composite_id=first.pk, mode="image", background_id=background.pk
+        )
+    assert reads == [background.image.name]
+
+
+def test_a_missing_background_file_is_not_found_and_nothing_is_kept(user, real_model):
+    background = make_background(user, name="Gone")
+    default_storage.delete(background.image.name)
+    with pytest.raises(NotFound, match="no longer available"):
+        composite_create(
+            user=user, photo=upload(portrait_jpeg()), mode="image", background_id=background.pk
+        )
+    assert not user.composites.exists()
+
+
+def test_the_cache_stays_within_its_budget(settings):
+    settings.VBG_BACKGROUND_CACHE_MB = 1  # 1 MiB of pixels
+    made = []
+
+    def make(side: int):
+        made.append(side)
+        return Image.new("RGB", (side, side), (side % 256, 0, 0))
+
+    for side in (300, 300, 400, 300):  # 270 kB and 480 kB: both fit
+        background_cache.cached_canvas(("k", side), lambda side=side: make(side))
+    assert made == [300, 400]
+    big = background_cache.cached_canvas(("k", 700), lambda: make(700))  # 1.47 MB: too big
+    assert big.size == (700, 700)
+    assert background_cache.cache_info() == (2, 300 * 300 * 3 + 400 * 400 * 3)
+    background_cache.cached_canvas(("k", 500), lambda: make(500))  # 750 kB: 400 goes
+    assert background_cache.cache_info() == (2, 300 * 300 * 3 + 500 * 500 * 3)
+    background_cache.cached_canvas(("k", 350), lambda: make(350))  # 367 kB: 300, then 500 go
+    assert background_cache.cache_info() == (1, 350 * 350 * 3)
+    background_cache.cached_canvas(("k", 350), lambda: make(350))
+    assert made == [300, 400, 700, 500, 350]
