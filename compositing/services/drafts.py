@@ -27,7 +27,11 @@ from compositing.services.composites import composite_delete
 from compositing.services.photos import SOURCE_QUALITY, _has_person, _ms, _segment, _timed
 from compositing.services.rate_limits import composite_rate_take
 from compositing.services.stored_files import Undo, files_store_then_insert
-from compositing.services.uploads import image_upload_decode, upload_display_name
+from compositing.services.uploads import (
+    image_upload_decode,
+    photo_source_bytes,
+    upload_display_name,
+)
 from vbgsite.errors import NoPerson
 
 DRAFTS_KEPT = 5
@@ -53,7 +57,7 @@ def composite_draft_create(*, user: Any, photo: bytes | IO[bytes]) -> Composite:
     if not has_person:
         raise NoPerson()
     with _timed(timings, "encode_ms"):
-        source = imaging.encode_image(picture, "jpg", quality=SOURCE_QUALITY)
+        source = photo_source_bytes(photo, picture, quality=SOURCE_QUALITY)
         mask = imaging.alpha_to_png(alpha)
     draft = Composite(
         owner=user,

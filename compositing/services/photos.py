@@ -57,6 +57,7 @@ from compositing.services.stored_files import (
 )
 from compositing.services.uploads import (
     image_upload_decode,
+    photo_source_bytes,
     stored_image_decode,
     upload_display_name,
 )
@@ -66,8 +67,9 @@ PHOTO_FORMATS: tuple[str, ...] = ("jpg", "png", "webp")
 # Longest side of the history thumbnail, in pixels (the grid shows them at about 300 px,
 # so 480 stays sharp on high-density screens).
 THUMBNAIL_SIDE = 480
-# The source is kept re-encoded (no EXIF/GPS, orientation applied) at a quality where
-# re-composites are indistinguishable from the first composite.
+# The source is kept as uploaded minus its metadata when it is a plain JPEG, else
+# re-encoded (no EXIF/GPS, orientation and colour profile applied) at a quality where
+# re-composites are indistinguishable from the first composite (uploads.photo_source_bytes).
 SOURCE_QUALITY = 95
 RESULT_QUALITY = 90
 # A photo "has a person" when at least this fraction of its pixels has alpha >= 0.5.
@@ -147,7 +149,7 @@ def composite_create(
         if not has_person:
             raise NoPerson()
         with _timed(request.timings, "encode_ms"):
-            source_bytes = imaging.encode_image(picture, "jpg", quality=SOURCE_QUALITY)
+            source_bytes = photo_source_bytes(photo, picture, quality=SOURCE_QUALITY)
             mask_bytes = imaging.alpha_to_png(alpha)
     composite = Composite(
         source_name=upload_display_name(photo), person_found=True, model_name=model_name

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import PurePosixPath
 from typing import IO, Any
 
@@ -9,6 +10,7 @@ from django.conf import settings
 from PIL import Image
 
 from compositing import imaging
+from compositing.jpeg_strip import jpeg_without_metadata
 from vbgsite.errors import AppError
 
 
@@ -35,6 +37,46 @@ def image_upload_decode(
     except AppError as error:
         raise type(error)(f"{label}: {error.message}") from error
     return image if image.mode == "RGB" else image.convert("RGB")
+
+
+def photo_source_bytes(upload: bytes | IO[bytes], picture: Image.Image, *, quality: int) -> bytes:
+    """The source file a composite keeps for ``picture``, decoded from ``upload``: a JPEG.
+
+    When the upload is a plain colour JPEG whose pixels were used unchanged (no ICC
+    profile converted, no EXIF rotation applied), its own bytes without metadata
+    (``jpeg_without_metadata``: no EXIF/GPS/XMP/comments): no re-encode, no generation
+    loss. Otherwise ``picture`` encoded at ``quality``.
+    """
+    raw = upload if isinstance(upload, bytes) else _reread(upload)
+    if raw is not None and _is_plain_jpeg(raw, picture.size):
+        stripped = jpeg_without_metadata(raw)
+        if stripped is not None:
+            return stripped
+    return imaging.encode_image(picture, "jpg", quality=quality)
+
+
+def _reread(upload: IO[bytes]) -> bytes | None:
+    if not hasattr(upload, "seek"):
+        return None
+    upload.seek(0)
+    return upload.read()
+
+
+def _is_plain_jpeg(raw: bytes, size: tuple[int, int]) -> bool:
+    """A JPEG (not MPO) that decodes to RGB of ``size`` with no colour profile to convert
+    and no orientation to apply: its decoded pixels are the photo's, exactly."""
+    try:
+        with Image.open(io.BytesIO(raw)) as image:
+            orientation = int(image.getexif().get(0x0112, 1))
+            return (
+                image.format == "JPEG"
+                and image.mode == "RGB"
+                and image.size == size
+                and not image.info.get("icc_profile")
+                and orientation == 1
+            )
+    except Exception:  # unreadable header or EXIF: re-encode
+        return False
 
 
 def stored_image_decode(data: bytes) -> Image.Image:

@@ -93,6 +93,22 @@ def test_source_is_reencoded_without_metadata(user, real_model, tmp_media):
     assert read(composite.mask).size == upright_size
 
 
+def test_a_plain_jpeg_source_is_kept_as_uploaded_minus_its_metadata(user, real_model, tmp_media):
+    exif = Image.Exif()
+    exif[0x010F] = "PhoneMaker"
+    exif.get_ifd(0x8825)[2] = (48.0, 51.0, 30.0)  # GPSLatitude
+    out = io.BytesIO()
+    astronaut().save(out, "JPEG", quality=88, exif=exif.tobytes(), comment=b"our street")
+    composite = composite_create(user=user, photo=upload(out.getvalue()), mode="blur")
+    with composite.source.open("rb") as handle:
+        kept = handle.read()
+    assert b"PhoneMaker" not in kept and b"our street" not in kept
+    assert not read(composite.source).getexif()
+    # No re-encode: the very pixels that were uploaded (a q95 re-encode would differ).
+    original = np.asarray(Image.open(io.BytesIO(out.getvalue())).convert("RGB"))
+    assert np.array_equal(np.asarray(read(composite.source).convert("RGB")), original)
+
+
 @pytest.mark.parametrize("fmt, pil_format", [("jpg", "JPEG"), ("png", "PNG"), ("webp", "WEBP")])
 def test_output_formats(user, fmt, pil_format, real_model, tmp_media):
     composite = composite_create(
