@@ -125,7 +125,7 @@ def two_resizes_evidence(detector, image):
     runs = {}
     for kind, net in (("person", detector.person_net), ("face", detector.face_net)):
         tensor, fit = letterbox(image, net.input_size)
-        runs[kind] = detector._run(net, kind, tensor, fit)
+        runs[kind] = detector._run(kind, tensor, fit)
     return PersonEvidence(runs["person"][0], runs["face"][0], runs["person"][1], runs["face"][1])
 
 

@@ -116,32 +116,33 @@ def test_portraits_dev_photos_are_accepted(detector):
         assert person_present(detector.evidence(Image.open(path))), path.name
 
 
-class CountCalls:
-    """Counts a real network's forward calls (a forward hook; the network still runs)."""
-
-    def __init__(self, net: torch.nn.Module) -> None:
-        self.calls = 0
-        self._handle = net.register_forward_hook(self._count)
-
-    def _count(self, *_args) -> None:
-        self.calls += 1
-
-    def remove(self) -> None:
-        self._handle.remove()
-
-
-def test_a_confident_face_decides_without_the_person_detector(detector):
+def test_a_confident_face_decides_without_the_person_detector(detector, monkeypatch):
     portrait = photo("astronaut")
     assert detector.evidence(portrait).face_score >= FACE_THRESHOLD
-    people, faces = CountCalls(detector.person_net), CountCalls(detector.face_net)
-    try:
-        assert detector.present(portrait)
-        assert (faces.calls, people.calls) == (1, 0)
-        assert not detector.present(photo("coffee"))  # no face: the person detector decides
-        assert (faces.calls, people.calls) == (2, 1)
-    finally:
-        people.remove()
-        faces.remove()
+    calls = {"face": 0, "person": 0}
+    runtime = detector.runtime
+
+    def counted(kind):  # the network of ``kind`` still runs
+        calls[kind] += 1
+        return runtime(kind)
+
+    monkeypatch.setattr(detector, "runtime", counted)
+    assert detector.present(portrait)
+    assert (calls["face"], calls["person"]) == (1, 0)
+    assert not detector.present(photo("coffee"))  # no face: the person detector decides
+    assert (calls["face"], calls["person"]) == (2, 1)
+
+
+def test_frozen_runtimes_score_like_the_modules(detector):
+    inputs = detector_inputs(photo("astronaut"))
+    for kind, net, tensor in (
+        ("face", detector.face_net, inputs.face),
+        ("person", detector.person_net, inputs.person),
+    ):
+        with torch.inference_mode():
+            frozen_scores, frozen_boxes = detector.runtime(kind)(tensor)
+            scores, boxes = net(tensor)
+        assert torch.equal(frozen_scores, scores) and torch.equal(frozen_boxes, boxes), kind
 
 
 @pytest.mark.parametrize("name", ["astronaut", "camera", "cat", "coffee", "grass", "logo"])
