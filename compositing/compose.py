@@ -257,11 +257,6 @@ def _map_grid(
 _STRIP_ROWS = 256
 
 
-def _has_band(mask: Image.Image) -> bool:
-    """True when some pixel of the 8-bit matte is in the soft band (a C histogram)."""
-    return sum(mask.histogram()[_BAND_LOW : _BAND_HIGH + 1]) > 0
-
-
 class _BandMaps:
     """F̂ and B̂, the local foreground and background colours, on a grid of
     ``_MAP_CELL``-pixel cells of the full-resolution photo (uint8 N x 3 each)."""
@@ -272,12 +267,24 @@ class _BandMaps:
         (self.fg, self.bg), self.grid_width = _map_grid([fg, bg], size, _MAP_CELL)
 
 
+def _band(mask_array: np.ndarray) -> np.ndarray:
+    """Flat indices of the soft-band pixels of an 8-bit matte (``_BAND_LOW..._BAND_HIGH``)."""
+    return np.flatnonzero((mask_array - np.uint8(_BAND_LOW)) <= _BAND_HIGH - _BAND_LOW)
+
+
 def _foreground_rows(
-    photo_array: np.ndarray, mask_array: np.ndarray, maps: _BandMaps, top: int
+    photo_array: np.ndarray,
+    mask_array: np.ndarray,
+    maps: _BandMaps | None,
+    top: int,
+    left: int = 0,
+    band: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Decontaminated copy of rows ``top ..`` of the photo (uint8 hxWx3, with its hxW
-    matte); only the soft band changes; the same photo when the rows have no band."""
-    band = np.flatnonzero((mask_array - np.uint8(_BAND_LOW)) <= _BAND_HIGH - _BAND_LOW)
+    """Decontaminated copy of the photo's block at (``left``, ``top``) (uint8 hxwx3, with its
+    hxw matte; ``band``: its :func:`_band` when already known); only the soft band
+    changes; the same array when the block has no band."""
+    if band is None:
+        band = _band(mask_array)
     if band.size == 0:
         return photo_array
     width = mask_array.shape[1]
@@ -285,6 +292,7 @@ def _foreground_rows(
     cells += top
     cells //= _MAP_CELL
     cells *= maps.grid_width
+    xs += left
     xs //= _MAP_CELL
     cells += xs
     fg_hat = np.take(maps.fg, cells, axis=0).astype(np.float32)
@@ -311,9 +319,10 @@ def _foreground_rows(
 def _foreground_array(photo_array: np.ndarray, mask_array: np.ndarray, low: _LowRes) -> np.ndarray:
     """Decontaminated copy of photo_array (uint8 HxWx3); only the soft band changes."""
     height, width = mask_array.shape
-    if not np.any((mask_array - np.uint8(_BAND_LOW)) <= _BAND_HIGH - _BAND_LOW):
+    band = _band(mask_array)
+    if band.size == 0:
         return photo_array
-    return _foreground_rows(photo_array, mask_array, _BandMaps(low, (width, height)), 0)
+    return _foreground_rows(photo_array, mask_array, _BandMaps(low, (width, height)), 0, 0, band)
 
 
 def _paste_decontaminated(
@@ -321,18 +330,27 @@ def _paste_decontaminated(
 ) -> None:
     """Paste the decontaminated photo onto ``target`` through ``mask`` (None: copy it
     over, for the transparent mode), strip by strip: the same pixels as decontaminating
-    the whole photo first, without a full-size copy of it."""
-    width, height = photo.size
-    maps = _BandMaps(low, (width, height))
-    for top in range(0, height, _STRIP_ROWS):
-        box = (0, top, width, min(height, top + _STRIP_ROWS))
-        rows = np.asarray(photo.crop(box))
+    the whole photo first, without a full-size copy of it. Only the matte's bounding box
+    is visited (outside it the matte is 0: nothing to paste or decontaminate), and F̂/B̂
+    are made at the first strip with a soft band (none: a plain paste)."""
+    bbox = mask.getbbox()
+    if bbox is None:
+        return
+    left, y0, right, y1 = bbox
+    maps = None
+    for top in range(y0, y1, _STRIP_ROWS):
+        box = (left, top, right, min(y1, top + _STRIP_ROWS))
         matte = mask.crop(box)
-        decontaminated = _foreground_rows(rows, np.asarray(matte), maps, top)
-        if decontaminated is rows and target.mode == "RGBA":
-            continue  # the transparent copy already holds these rows
+        matte_array = np.asarray(matte)
+        band = _band(matte_array)
+        if band.size and maps is None:
+            maps = _BandMaps(low, photo.size)
+        if band.size == 0 and target.mode == "RGBA":
+            continue  # the transparent copy already holds these pixels
+        rows = np.asarray(photo.crop(box))
+        decontaminated = _foreground_rows(rows, matte_array, maps, top, left, band)
         strip = Image.fromarray(decontaminated, "RGB")
-        target.paste(strip, (0, top), None if target.mode == "RGBA" else matte)
+        target.paste(strip, (left, top), None if target.mode == "RGBA" else matte)
 
 
 def estimate_foreground(
@@ -420,7 +438,6 @@ def compose_image(
     if mode == "blur":
         canvas = blurred_background_image(photo_image, mask, blur_radius=blur_radius, _low=low)
 
-    decontaminate = decontaminate and _has_band(mask)
     if canvas is None:  # transparent: the (decontaminated) photo with the matte as A
         out = photo_image.convert("RGBA")
         if decontaminate:

@@ -14,6 +14,7 @@ from compositing.compose import (
     estimate_foreground,
     parse_color,
 )
+from compositing.imaging import alpha_to_uint8
 from tests.compositing_core.factories import astronaut, coffee, disc_alpha, quadrants
 from vbgsite import errors
 
@@ -241,6 +242,28 @@ def test_estimate_foreground_only_changes_the_soft_band():
     pure = (alpha < 2 / 255) | (alpha > 253 / 255)
     assert np.array_equal(foreground[pure], observed[pure])
     assert not np.array_equal(foreground, observed)
+
+
+@pytest.mark.parametrize("mode", ["image", "transparent"])
+def test_strip_paste_matches_pasting_the_whole_decontaminated_photo(mode):
+    # A soft person off-centre in a photo taller than a strip (256 rows): the paste visits
+    # only the matte's bounding box, strip by strip, and must give the whole-photo result.
+    observed, soft, *_ = _soft_scene()
+    alpha = np.zeros((700, 900), np.float32)
+    alpha[50:690, 230:870] = soft
+    photo = np.asarray(coffee().convert("RGB").resize((900, 700))).copy()
+    photo[50:690, 230:870] = observed
+    background = np.asarray(Image.new("RGB", (900, 700), (40, 40, 160)))
+    expected_rgb = estimate_foreground(photo, alpha)
+    mask = Image.fromarray(alpha_to_uint8(alpha), "L")
+    got = compose(photo, alpha, mode=mode, background=background)
+    if mode == "transparent":
+        assert np.array_equal(got[..., :3], expected_rgb)
+        assert np.array_equal(got[..., 3], np.asarray(mask))
+    else:
+        canvas = Image.fromarray(background)
+        canvas.paste(Image.fromarray(expected_rgb), (0, 0), mask)
+        assert np.array_equal(got, np.asarray(canvas))
 
 
 # ------------------------------------------------------------------------------ options
