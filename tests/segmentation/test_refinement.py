@@ -84,3 +84,67 @@ def test_guided_coefficients_solve_the_regularised_colour_system():
     b = mean[3] - (a * mean[:3]).sum(0)
     expected = box_mean(torch.cat([a, b[None]]), radius)
     assert torch.allclose(got, expected, atol=1e-8)
+
+
+def _plain_formula(rgb: torch.Tensor, coefficients: torch.Tensor, low: float, high: float):
+    """The guided formula everywhere, with one full-size bilinear resize (no skipping)."""
+    height, width = rgb.shape[:2]
+    full = F.interpolate(coefficients[None].double(), size=(height, width), mode="bilinear")[0]
+    guide = rgb.permute(2, 0, 1).double() / 255
+    return (((full[:3] * guide).sum(0) + full[3] - low) / (high - low)).clamp(0.0, 1.0)
+
+
+def _check_against_plain_formula(rgb, coefficients, low=0.3, high=0.7):
+    height, width = rgb.shape[:2]
+    expected = _plain_formula(rgb, coefficients, low, high)
+    got = apply_coefficients(rgb, coefficients, torch.empty(height, width), low=low, high=high)
+    assert (got.double() - expected).abs().max() < 1e-5
+    saturated = (expected == 0) | (expected == 1)
+    assert torch.equal(got[saturated].double(), expected[saturated])  # skipped pixels exact
+
+    matte = torch.empty(height, width, dtype=torch.uint8)
+    apply_coefficients(rgb, coefficients, matte, low=low, high=high)
+    expected_matte = (expected * 255 + 0.5).floor()
+    assert (matte.double() - expected_matte).abs().max() <= 1  # a float rounding tie at most
+    assert torch.equal(matte[saturated].double(), expected_matte[saturated])
+    return saturated.double().mean().item()
+
+
+def test_saturated_tiles_are_skipped_without_changing_any_pixel():
+    # Random coefficient maps with large regions far below 0 / above 1, noisy colour
+    # slopes (some cells near the bounds) and a random photo: the bound-based skipping
+    # must give what the formula gives everywhere.
+    generator = torch.Generator().manual_seed(3)
+    cases = [(300, 200, 24, 18, 0.15), (97, 131, 40, 51, 0.15), (64, 64, 64, 64, 0.15)]
+    cases += [(200, 150, 30, 20, 0.003), (90, 70, 90, 70, 0.001)]  # most cells near 0 or 1
+    for height, width, h, w, slope in cases:
+        blocks = torch.randint(0, 3, (1, 1, 4, 3), generator=generator).float()
+        level = F.interpolate(blocks, size=(h, w), mode="bilinear")[0, 0] * 0.5 - 0.1
+        level = level.clamp(0.3 - 4 * slope, 0.7 + 4 * slope)  # low/high are 0.3/0.7
+        coefficients = torch.randn(4, h, w, generator=generator) * slope
+        coefficients[3] += level  # b: background, in between, person
+        rgb = torch.randint(0, 256, (height, width, 3), dtype=torch.uint8, generator=generator)
+        fraction = _check_against_plain_formula(rgb, coefficients)
+        assert fraction > 0.2  # the test exercises the skipping
+
+
+def test_guided_refinement_with_skipping_equals_the_plain_formula_on_a_portrait_like_photo():
+    # A smooth "person" disc over a gradient background, with texture: the coefficients
+    # the refinement really computes, applied with and without skipping.
+    height, width = 480, 360
+    yy, xx = torch.meshgrid(torch.arange(height), torch.arange(width), indexing="ij")
+    person = ((yy - 260.0) ** 2 / 180**2 + (xx - 180.0) ** 2 / 120**2) < 1
+    rgb = torch.stack([xx * 0.5 + 20, yy * 0.3 + 40, 120 + 30 * torch.sin(xx / 7.0)], -1)
+    rgb[person] = torch.tensor([190.0, 140.0, 110.0]) + 25 * torch.cos(yy[person] / 5.0)[:, None]
+    rgb = rgb.clamp(0, 255).to(torch.uint8)
+    prob = F.interpolate(person[None, None].float(), size=(256, 192), mode="area")[0, 0]
+    prob = F.avg_pool2d(prob[None, None], 5, stride=1, padding=2)[0, 0]
+
+    params = GuidedFilterParams()
+    h, w = 384, 288
+    guide = rgb.permute(2, 0, 1).float()[None] / 255
+    guide = F.interpolate(guide, size=(h, w), mode="bilinear", antialias=True)[0]
+    p = F.interpolate(prob[None, None], size=(h, w), mode="bilinear")[0, 0]
+    coefficients = guided_filter_coefficients(guide, p, radius=3, eps=params.eps)
+    fraction = _check_against_plain_formula(rgb, coefficients, params.low, params.high)
+    assert fraction > 0.6
