@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import ctypes
 import logging
+import os
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -54,6 +56,7 @@ _threads_override: int | None = None
 _slots: threading.BoundedSemaphore | None = None
 _slots_lock = threading.Lock()
 _held = threading.local()  # depth > 0: this thread holds a slot (nested calls pass through)
+_beside: tuple[int, ThreadPoolExecutor | None] | None = None  # (pid, pool) of this process
 _IDLE_TRIM = 1.0  # seconds without compute before free heap pages go back to the kernel
 _last_compute = 0.0
 _trimmer: threading.Thread | None = None
@@ -130,6 +133,49 @@ def compute_slot() -> Iterator[None]:
         finally:
             _held.depth = 0
             _release_free_memory()
+
+
+def compute_beside[T](function: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+    """Start ``function(*args, **kwargs)`` on the process's side thread, beside the calling
+    request's own work; its result (or exception) comes from the returned future.
+
+    A photo composite has independent stages (the person detectors beside the model, the
+    mask's PNG beside the compose, the thumbnail beside the result's encode); on a second
+    core they overlap, so one composite finishes sooner. ``VBG_SIDE_THREADS`` threads per
+    process (default 1, beside ``VBG_COMPUTE_SLOTS`` slot holders; 0 runs everything in
+    the caller, one stage after the other). The work is the same either way: under full
+    load the cores are busy anyway and throughput does not change. Called from inside a
+    ``compute_slot``, the task counts as part of that slot's work.
+    """
+    global _beside
+    pid = os.getpid()  # a pool's threads do not survive fork(): one pool per process
+    if _beside is None or _beside[0] != pid:
+        with _slots_lock:
+            if _beside is None or _beside[0] != pid:
+                threads = settings.VBG_SIDE_THREADS
+                pool = ThreadPoolExecutor(threads, "compute-beside") if threads else None
+                _beside = (pid, pool)
+    pool = _beside[1]
+    if pool is not None:
+        in_slot = getattr(_held, "depth", 0) > 0
+        return pool.submit(_run_beside, in_slot, function, *args, **kwargs)
+    done: Future[T] = Future()
+    try:
+        done.set_result(function(*args, **kwargs))
+    except Exception as exc:  # delivered by result(), as from a thread
+        done.set_exception(exc)
+    return done
+
+
+def _run_beside[T](in_slot: bool, function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """On the side thread: the task belongs to a request that holds a compute slot
+    (``in_slot``), so a ``compute_slot`` inside it passes through instead of waiting for
+    that very slot (which the request would hold while waiting for this task: deadlock)."""
+    _held.depth = 1 if in_slot else 0
+    try:
+        return function(*args, **kwargs)
+    finally:
+        _held.depth = 0
 
 
 def _release_free_memory() -> None:

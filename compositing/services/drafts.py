@@ -21,18 +21,16 @@ from typing import IO, Any
 
 from django.utils import timezone
 
-from compositing import imaging
+from compositing.engine import compute_slot
 from compositing.models import Composite
 from compositing.services.composites import composite_delete
-from compositing.services.photos import SOURCE_QUALITY, _has_person, _ms, _segment, _timed
+from compositing.services.photos import _ms, _timed, photo_cut_out
 from compositing.services.rate_limits import composite_rate_take
 from compositing.services.stored_files import Undo, files_store_then_insert
 from compositing.services.uploads import (
     image_upload_decode,
-    photo_source_bytes,
     upload_display_name,
 )
-from vbgsite.errors import NoPerson
 
 DRAFTS_KEPT = 5
 DRAFT_MAX_AGE = timedelta(hours=24)
@@ -48,23 +46,17 @@ def composite_draft_create(*, user: Any, photo: bytes | IO[bytes]) -> Composite:
     """
     composite_rate_take(user=user)  # the studio's composites count like the API's
     started, timings = time.perf_counter(), {}
-    with _timed(timings, "decode_ms"):
-        picture = image_upload_decode(photo, label="Photo")
-    with _timed(timings, "segment_ms"):
-        alpha, model_name = _segment(picture)
-    with _timed(timings, "person_check_ms"):
-        has_person = _has_person(picture, alpha)
-    if not has_person:
-        raise NoPerson()
-    with _timed(timings, "encode_ms"):
-        source = photo_source_bytes(photo, picture, quality=SOURCE_QUALITY)
-        mask = imaging.alpha_to_png(alpha)
+    with compute_slot():
+        with _timed(timings, "decode_ms"):
+            picture = image_upload_decode(photo, label="Photo")
+        cut = photo_cut_out(photo, picture, timings)
+        files = {name: data.result() for name, data in cut.files.items()}
     draft = Composite(
         owner=user,
         kind=Composite.Kind.IMAGE,
         status=Composite.Status.DRAFT,
         source_name=upload_display_name(photo),
-        model_name=model_name,
+        model_name=cut.model_name,
         width=picture.width,
         height=picture.height,
         started_at=timezone.now(),
@@ -76,7 +68,6 @@ def composite_draft_create(*, user: Any, photo: bytes | IO[bytes]) -> Composite:
         timings["total_ms"] = _ms(time.perf_counter() - started)
         draft.timings = timings
 
-    files = {"source": (source, "jpg"), "mask": (mask, "png")}
     undo = Undo(storage=draft.source.storage)
     files_store_then_insert(draft, files=files, undo=undo, before_insert=finish)
     composite_drafts_purge(user=user, keep=DRAFTS_KEPT)

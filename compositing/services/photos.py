@@ -21,9 +21,11 @@ deleting one entry never breaks another.
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -34,7 +36,7 @@ from django.utils import timezone
 from PIL import Image
 
 from compositing import imaging
-from compositing.engine import compute_slot, get_engine, person_in_photo
+from compositing.engine import compute_beside, compute_slot, get_engine, person_in_photo
 from compositing.models import Composite
 from compositing.placement import Placement, render
 from compositing.services.background_choice import (
@@ -81,6 +83,7 @@ TRANSPARENT_AS_PNG = (
     "JPEG cannot hold transparency, so this composite was saved as PNG (WebP would keep it too)."
 )
 MATTE_AS_PNG = "The matte alone is a greyscale PNG, so this composite was saved as PNG."
+Timings = dict[str, Any]  # stage -> milliseconds (and a few flags), stored on the composite
 
 
 def composite_create(
@@ -142,21 +145,12 @@ def composite_create(
             background = background_resolve(
                 user=user, choice=request.choice, background_file=background_file, lazy=True
             )
-        with _timed(request.timings, "segment_ms"):
-            alpha, model_name = _segment(picture)
-        with _timed(request.timings, "person_check_ms"):
-            has_person = _has_person(picture, alpha)
-        if not has_person:
-            raise NoPerson()
-        with _timed(request.timings, "encode_ms"):
-            source_bytes = photo_source_bytes(photo, picture, quality=SOURCE_QUALITY)
-            mask_bytes = imaging.alpha_to_png(alpha)
+        cut = photo_cut_out(photo, picture, request.timings)
     composite = Composite(
-        source_name=upload_display_name(photo), person_found=True, model_name=model_name
+        source_name=upload_display_name(photo), person_found=True, model_name=cut.model_name
     )
-    files = {"source": (source_bytes, "jpg"), "mask": (mask_bytes, "png")}
     return _render_and_save(
-        request, composite, picture=picture, alpha=alpha, background=background, files=files
+        request, composite, picture=picture, alpha=cut.alpha, background=background, files=cut.files
     )
 
 
@@ -278,6 +272,63 @@ class _PhotoRequest:
         self.fmt = fmt
 
 
+@dataclass
+class CutOut:
+    """A photo's cut-out: the 8-bit matte, the model that made it, and the two files every
+    photo keeps (``source`` JPEG and ``mask`` PNG), still being encoded beside the caller."""
+
+    alpha: np.ndarray  # uint8 HxW, 255 = person
+    model_name: str
+    files: dict[str, Future[FileData]]
+
+
+def photo_cut_out(photo: bytes | IO[bytes], picture: Image.Image, timings: Timings) -> CutOut:
+    """Run the model on ``picture`` (decoded from the upload ``photo``) and check that it
+    shows a person; raises NoPerson (or the model's errors) otherwise.
+
+    The stages that do not need each other overlap (``compute_beside``): the person
+    detectors and the source file beside the model, the mask's PNG after it, beside
+    whatever the caller does next. ``timings`` gets each stage's own time
+    (``segment_ms``, ``person_check_ms``; the files' in ``encode_ms``), so on two cores
+    they add up to more than the wall time.
+    """
+    detectors = compute_beside(_timed_call, timings, "person_check_ms", person_in_photo, picture)
+    source = compute_beside(
+        _timed_call,
+        timings,
+        "encode_ms",
+        photo_source_bytes,
+        photo,
+        picture,
+        quality=SOURCE_QUALITY,
+    )
+    with _timed(timings, "segment_ms"):
+        alpha, model_name = _segment(picture)
+    with _timed(timings, "person_check_ms"):
+        has_person = _mask_has_person(alpha)
+    if not has_person or not detectors.result():
+        raise NoPerson()
+    mask = compute_beside(_timed_call, timings, "encode_ms", imaging.alpha_to_png, alpha)
+    return CutOut(
+        alpha=alpha,
+        model_name=model_name,
+        files={"source": _as_file(source, "jpg"), "mask": _as_file(mask, "png")},
+    )
+
+
+def _as_file(data: Future[bytes], ext: str) -> Future[FileData]:
+    """``data``'s bytes with their extension, as a future (of the same computation)."""
+    file: Future[FileData] = Future()
+    data.add_done_callback(
+        lambda done: (
+            file.set_exception(done.exception())
+            if done.exception() is not None
+            else file.set_result((done.result(), ext))
+        )
+    )
+    return file
+
+
 def _segment(image: Image.Image) -> tuple[np.ndarray, str]:
     """The 8-bit matte (uint8 HxW, 255 = person) of ``image``, and the name of the model
     that made it. Everything after the model works on the matte (the stored mask is 8-bit
@@ -289,14 +340,12 @@ def _segment(image: Image.Image) -> tuple[np.ndarray, str]:
     return engine.segment_matte(image), engine.model_name
 
 
-def _has_person(picture: Image.Image, alpha: np.ndarray) -> bool:
-    """alpha: uint8 HxW (or float32 in 0..1). True when the detectors see a person in the
-    photo (``engine.person_in_photo``: the mask alone calls a cat or coins a person) and
-    enough pixels of the mask are confidently the person (alpha >= 0.5, 128 in 8 bits)."""
+def _mask_has_person(alpha: np.ndarray) -> bool:
+    """alpha: uint8 HxW (or float32 in 0..1). Enough pixels of the mask are confidently the
+    person (alpha >= 0.5, 128 in 8 bits). Not enough on its own: the mask alone calls a
+    cat or coins a person, so the detectors (``engine.person_in_photo``) must agree."""
     sure = alpha >= (128 if alpha.dtype == np.uint8 else 0.5)
-    if int(np.count_nonzero(sure)) < PERSON_MIN_FRACTION * alpha.size:
-        return False
-    return person_in_photo(picture)
+    return int(np.count_nonzero(sure)) >= PERSON_MIN_FRACTION * alpha.size
 
 
 def _render_and_save(
@@ -306,10 +355,11 @@ def _render_and_save(
     picture: Image.Image,
     alpha: np.ndarray,
     background: ResolvedBackground,
-    files: dict[str, FileData],
+    files: dict[str, FileData | Future[FileData]],
 ) -> Composite:
     """Compose and encode (picture RGB WxH, alpha uint8 HxW or float32 0..1), then store every
-    file and insert the row; on any failure delete what was written."""
+    file (``files``: the source and mask, possibly still being encoded beside) and insert
+    the row; on any failure delete what was written."""
     timings, choice = request.timings, request.choice
     with compute_slot(), _timed(timings, "compose_ms"):
         result, covered = render(
@@ -318,12 +368,25 @@ def _render_and_save(
             mode=choice.mode,
             placement=request.placement,
             background=background.source(),
+            # Only a one-off upload is stored with the composite, as covered here.
+            keep_background=background.image is not None,
             color=choice.color_rgb,
         )
-    with compute_slot(), _timed(timings, "encode_ms"):
-        result_bytes = imaging.encode_image(result, request.fmt, quality=RESULT_QUALITY)
-        thumbnail_ext = "webp" if result.mode == "RGBA" else "jpg"
-        thumbnail = imaging.make_thumbnail(result, THUMBNAIL_SIDE, fmt=thumbnail_ext)
+    thumbnail_ext = "webp" if result.mode == "RGBA" else "jpg"
+    with compute_slot():
+        thumbnail_bytes = compute_beside(
+            _timed_call,
+            timings,
+            "encode_ms",
+            imaging.make_thumbnail,
+            result,
+            THUMBNAIL_SIDE,
+            fmt=thumbnail_ext,
+        )
+        with _timed(timings, "encode_ms"):
+            result_bytes = imaging.encode_image(result, request.fmt, quality=RESULT_QUALITY)
+        thumbnail = thumbnail_bytes.result()
+        files = {name: _done(data) for name, data in files.items()}
     composite.owner = request.user
     composite.kind = Composite.Kind.IMAGE
     composite.mode, composite.color = choice.mode, choice.color_hex
@@ -360,14 +423,31 @@ def _render_and_save(
     return composite
 
 
+_timings_lock = threading.Lock()  # stages beside the request add to the same entries
+
+
 @contextmanager
-def _timed(timings: dict[str, float], key: str) -> Iterator[None]:
+def _timed(timings: Timings, key: str) -> Iterator[None]:
     """Add the block's wall time to ``timings[key]`` in milliseconds."""
     started = time.perf_counter()
     try:
         yield
     finally:
-        timings[key] = round(timings.get(key, 0.0) + _ms(time.perf_counter() - started), 1)
+        elapsed = _ms(time.perf_counter() - started)
+        with _timings_lock:
+            timings[key] = round(timings.get(key, 0.0) + elapsed, 1)
+
+
+def _timed_call[T](
+    timings: Timings, key: str, function: Callable[..., T], *args: Any, **kw: Any
+) -> T:
+    """``function(*args, **kw)``, its time added to ``timings[key]`` (from any thread)."""
+    with _timed(timings, key):
+        return function(*args, **kw)
+
+
+def _done(data: FileData | Future[FileData]) -> FileData:
+    return data.result() if isinstance(data, Future) else data
 
 
 def _ms(seconds: float) -> float:

@@ -1,0 +1,93 @@
+"""compute_beside: a photo's independent stages overlap on a side thread, within the
+request's compute slot (no deadlock when the side task takes a slot itself), with the
+same results and errors as running them in line."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import TimeoutError as FutureTimeout
+
+import pytest
+
+from compositing import engine
+
+
+@pytest.fixture(autouse=True)
+def one_slot(settings, monkeypatch):
+    settings.VBG_COMPUTE_SLOTS = 1
+    settings.VBG_SIDE_THREADS = 1
+    monkeypatch.setattr(engine, "_slots", None)
+    monkeypatch.setattr(engine, "_beside", None)
+
+
+def test_runs_on_another_thread_beside_the_caller():
+    started, release = threading.Event(), threading.Event()
+
+    def side() -> str:
+        started.set()
+        release.wait(5)
+        return threading.current_thread().name
+
+    future = engine.compute_beside(side)
+    assert started.wait(5)  # running while the caller goes on
+    assert not future.done()
+    release.set()
+    assert future.result(5).startswith("compute-beside")
+
+
+def test_a_side_task_of_a_slot_holder_passes_through_the_slot():
+    # The request holds the only slot and waits for its side task, which takes a slot too
+    # (person_in_photo does): it must not wait for the slot its own request holds.
+    with engine.compute_slot():
+        future = engine.compute_beside(lambda: _in_slot("inner"))
+        try:
+            assert future.result(timeout=10) == "inner"
+        except FutureTimeout:
+            pytest.fail("the side task waited for the slot its own request holds")
+    with engine.compute_slot():  # and the slot is free again afterwards
+        pass
+
+
+def test_a_side_task_outside_any_slot_waits_for_one():
+    holder_in, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with engine.compute_slot():
+            holder_in.set()
+            release.wait(5)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert holder_in.wait(5)
+    future = engine.compute_beside(lambda: _in_slot("after"))
+    with pytest.raises(FutureTimeout):
+        future.result(timeout=0.3)  # bounded: the other request has the slot
+    release.set()
+    holder.join(5)
+    assert future.result(timeout=10) == "after"
+
+
+def test_errors_come_back_through_the_future():
+    def broken() -> None:
+        raise ValueError("bad stage")
+
+    with pytest.raises(ValueError, match="bad stage"):
+        engine.compute_beside(broken).result(5)
+
+
+def test_zero_side_threads_runs_in_line(settings, monkeypatch):
+    settings.VBG_SIDE_THREADS = 0
+    monkeypatch.setattr(engine, "_beside", None)
+    future = engine.compute_beside(lambda: threading.current_thread().name)
+    assert future.done() and future.result() == threading.current_thread().name
+
+    def broken() -> None:
+        raise ValueError("in line")
+
+    with pytest.raises(ValueError, match="in line"):
+        engine.compute_beside(broken).result()
+
+
+def _in_slot(value: str) -> str:
+    with engine.compute_slot():
+        return value
