@@ -200,18 +200,19 @@ def place_subject(
 
 
 class CanvasSource(Protocol):
-    """A background that makes (or keeps) its own covered canvases: ``canvas(size,
-    placement)`` is ``background_canvas`` of its image, possibly cached and shared, so the
-    result is read, never modified."""
+    """A background that makes (or keeps) its own covered canvases."""
 
-    def canvas(self, canvas: tuple[int, int], placement: Placement) -> Image.Image: ...
+    def canvas(self, canvas: tuple[int, int], placement: Placement) -> tuple[Image.Image, bool]:
+        """(``background_canvas`` of its image, whether the image is the caller's own to
+        paint on); a canvas that is not (a cached one, shared) is read, never modified."""
+        ...
 
 
 def _covered(
     background: Image.Image | CanvasSource, canvas: tuple[int, int], placement: Placement
-) -> Image.Image:
+) -> tuple[Image.Image, bool]:
     if isinstance(background, Image.Image):
-        return background_canvas(background, canvas, placement)
+        return background_canvas(background, canvas, placement), True  # a new image
     return background.canvas(canvas, placement)
 
 
@@ -223,12 +224,16 @@ def render(
     placement: Placement,
     background: Image.Image | CanvasSource | None = None,
     color: tuple[int, int, int] | None = None,
+    keep_background: bool = True,
 ) -> tuple[Image.Image, Image.Image | None]:
     """The saved result for these options: (image, the background canvas behind the person).
 
     photo: RGB WxH; alpha: float32 HxW in 0..1. mode: image | color | blur | transparent.
     background: for mode image, the image (any size; covered here) or a ``CanvasSource``
     that supplies the covered canvas itself (a library background cached per process).
+    keep_background: False when the caller does not need the canvas back (it is then
+    None): the person is painted straight onto a canvas made for this call instead of a
+    copy of it (a 48 MP canvas is 144 MB).
     The image is RGB (RGBA for transparent; L, the matte alone, for channels "alpha").
     Without placement the result is ``compose_image``'s, unchanged.
     """
@@ -236,17 +241,42 @@ def render(
     if placement.channels == "alpha":
         return place_subject(photo, mask, placement)[1] if placement.moves_subject else mask, None
     radius = blur_sigma(placement.blur_strength, photo.size)
+    canvas_bg, owned = None, False
     if not placement.moves_subject:
-        canvas_bg = None
         if mode == "image" and background is not None:
-            canvas_bg = _covered(background, photo.size, placement)
+            canvas_bg, owned = _covered(background, photo.size, placement)
         elif mode == "blur" and placement.moves_background:
             blurred = blurred_background_image(photo, mask, blur_radius=radius)
             canvas_bg, mode = background_canvas(blurred, photo.size, placement), "image"
+            owned = True
+        in_place = owned and not keep_background
         result = compose_image(
-            photo, mask, mode=mode, background=canvas_bg, color=color, blur_radius=radius
+            photo,
+            mask,
+            mode=mode,
+            background=canvas_bg,
+            color=color,
+            blur_radius=radius,
+            in_place=in_place,
         )
-        return result, canvas_bg
+        return result, None if in_place else canvas_bg
+    foreground = Image.fromarray(estimate_foreground(photo, mask), "RGB")
+    colour, matte = place_subject(foreground, mask, placement)
+    if mode == "blur":
+        background, mode = blurred_background_image(photo, mask, blur_radius=radius), "image"
+    if mode == "image" and background is not None:
+        canvas_bg, owned = _covered(background, colour.size, placement)
+    in_place = owned and not keep_background
+    result = compose_image(
+        colour,
+        matte,
+        mode=mode,
+        background=canvas_bg,
+        color=color,
+        decontaminate=False,
+        in_place=in_place,
+    )
+    return result, None if in_place else canvas_bg
     foreground = Image.fromarray(estimate_foreground(photo, mask), "RGB")
     colour, matte = place_subject(foreground, mask, placement)
     canvas_bg = None

@@ -44,24 +44,26 @@ def _current() -> LRUCache | None:
     return _cache
 
 
-def cached_canvas(key: Hashable, make: Callable[[], Image.Image]) -> Image.Image:
-    """The image cached under ``key``, or ``make()`` (stored when it fits the budget).
+def cached_canvas(key: Hashable, make: Callable[[], Image.Image]) -> tuple[Image.Image, bool]:
+    """(the image cached under ``key``, or ``make()`` stored when it fits the budget;
+    whether it is the caller's own: False when it is in the cache, shared: read it only).
 
     ``make`` runs outside the lock: two threads missing the same key both compute it, and
-    neither waits for the other's resize. The returned image is shared: read it only.
+    neither waits for the other's resize.
     """
     with _lock:
         cache = _current()
         hit = cache.get(key) if cache is not None else None
     if hit is not None:
-        return hit
+        return hit, False
     image = make()
     image.load()
     with _lock:
         cache = _current()
-        if cache is not None and _pixels_bytes(image) <= cache.maxsize:
-            cache[key] = image
-    return image
+        if cache is None or _pixels_bytes(image) > cache.maxsize:
+            return image, True  # too big to keep (a 12 MP canvas is 36 MB): the caller's
+        cache[key] = image
+    return image, False
 
 
 def cache_clear() -> None:

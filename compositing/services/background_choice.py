@@ -105,7 +105,8 @@ class _LibraryCanvases:
         self.library = library
         self._decoded: Image.Image | None = None
 
-    def canvas(self, size: tuple[int, int], placement: Placement) -> Image.Image:
+    def canvas(self, size: tuple[int, int], placement: Placement) -> tuple[Image.Image, bool]:
+        """(the covered image, whether it is the caller's own to paint on: not when cached)"""
         key = (
             self.library.image.name,
             tuple(size),

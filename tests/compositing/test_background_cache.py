@@ -121,8 +121,9 @@ def test_the_cache_stays_within_its_budget(settings):
     for side in (300, 300, 400, 300):  # 270 kB and 480 kB: both fit
         background_cache.cached_canvas(("k", side), lambda side=side: make(side))
     assert made == [300, 400]
-    big = background_cache.cached_canvas(("k", 700), lambda: make(700))  # 1.47 MB: too big
-    assert big.size == (700, 700)
+    big, owned = background_cache.cached_canvas(("k", 700), lambda: make(700))  # 1.47 MB
+    assert big.size == (700, 700) and owned  # too big to keep: the caller's own
+    assert background_cache.cached_canvas(("k", 300), lambda: make(300))[1] is False  # shared
     assert background_cache.cache_info() == (2, 300 * 300 * 3 + 400 * 400 * 3)
     background_cache.cached_canvas(("k", 500), lambda: make(500))  # 750 kB: 400 goes
     assert background_cache.cache_info() == (2, 300 * 300 * 3 + 500 * 500 * 3)

@@ -139,3 +139,54 @@ def test_strong_blur_is_blurrier_than_light():
     light, _ = render(noisy, alpha, mode="blur", placement=Placement(blur_strength=25))
     strong, _ = render(noisy, alpha, mode="blur", placement=Placement(blur_strength=60))
     assert np.asarray(strong)[:30].std() < np.asarray(light)[:30].std()
+
+
+# ---------------------------------------------------------------------- painting in place
+
+
+class _SharedCanvases:
+    """A CanvasSource whose canvases are shared (as a cached library background's are)."""
+
+    def __init__(self, image: Image.Image) -> None:
+        self.image = image
+        self.made: list[Image.Image] = []
+
+    def canvas(self, canvas, placement):
+        made = background_canvas(self.image, canvas, placement)
+        self.made.append(made)
+        return made, False
+
+
+@pytest.mark.parametrize(
+    "placement",
+    [Placement(), Placement(background_zoom=1.5), Placement(scale=60.0, position=(10.0, 90.0))],
+)
+def test_painting_in_place_gives_the_same_pixels_and_spares_shared_canvases(placement):
+    photo, alpha = _square_subject()
+    kept, canvas = render(photo, alpha, mode="image", placement=placement, background=STRIPES)
+    assert canvas is not None
+    painted, none = render(
+        photo, alpha, mode="image", placement=placement, background=STRIPES, keep_background=False
+    )
+    assert none is None
+    assert np.array_equal(np.asarray(painted), np.asarray(kept))
+
+    shared = _SharedCanvases(STRIPES)
+    result, _ = render(
+        photo, alpha, mode="image", placement=placement, background=shared, keep_background=False
+    )
+    assert np.array_equal(np.asarray(result), np.asarray(kept))
+    assert result is not shared.made[0]  # a shared canvas is never painted on
+    assert np.array_equal(np.asarray(shared.made[0]), np.asarray(canvas))
+
+
+def test_compose_in_place_paints_onto_the_given_canvas():
+    photo, alpha = _square_subject()
+    canvas = Image.new("RGB", photo.size, BLUE)
+    copy = compose_image(photo, alpha, mode="image", background=canvas)
+    assert np.asarray(canvas)[0, 0].tolist() == list(BLUE) and copy is not canvas
+    painted = compose_image(photo, alpha, mode="image", background=canvas, in_place=True)
+    assert painted is canvas
+    assert np.array_equal(np.asarray(painted), np.asarray(copy))
+    other = Image.new("RGB", (50, 50), BLUE)  # not the photo's size: covered onto a new image
+    assert compose_image(photo, alpha, mode="image", background=other, in_place=True) is not other
