@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import io
+import json
 import os
 import signal
 import statistics
@@ -42,6 +43,7 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
 PORTRAIT = ROOT.parent / "shared" / "data" / "portraits-dev" / "aiseg_1803191139-00000036.jpg"
+STAGES = ("decode_ms", "segment_ms", "person_check_ms", "compose_ms", "encode_ms", "store_ms")
 USER_SCRIPT = """
 from django.contrib.auth import get_user_model
 from accounts.services import token_create
@@ -141,12 +143,16 @@ class Client:
     photo: bytes
     boundary: str = field(default_factory=lambda: uuid.uuid4().hex)
 
+    timings: list[dict] = field(default_factory=list)  # of each created composite
+
     def _request(self, method: str, path: str, body: bytes | None, headers: dict) -> int:
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
         try:
             connection.request(method, path, body=body, headers=headers)
             response = connection.getresponse()
-            response.read()
+            payload = response.read()
+            if method == "POST" and response.status == 201:
+                self.timings.append(json.loads(payload).get("timings") or {})
             return response.status
         finally:
             connection.close()
@@ -272,14 +278,27 @@ def first_request(client: Client, launched: float) -> None:
     )
 
 
-def measure(client: Client, args: argparse.Namespace, reference: float) -> int:
-    single = [timed(client.composite)[0] * 1000.0 for _ in range(10)]
-    service = statistics.median(single)
+def report_service_time(client: Client, reference: float, runs: int = 15) -> None:
+    """One client, one composite at a time: the latency over HTTP, and the service time
+    the server measured (``timings.total_ms``: decode to stored row) with its stages."""
+    client.timings.clear()
+    latency = statistics.median(timed(client.composite)[0] * 1000.0 for _ in range(runs))
+    stages = {
+        key: statistics.median(t.get(key, 0.0) for t in client.timings)
+        for key in (*STAGES, "total_ms")
+    }
+    service = stages.pop("total_ms")
     print(
-        f"one composite over HTTP: {service:.1f} ms median; reference (Pillow decode+encode) "
-        f"{reference:.1f} ms: ratio {service / reference:.1f}x"
+        f"one composite: service time {service:.1f} ms median, ratio {service / reference:.1f}x"
+        f" the reference (Pillow decode+encode {reference:.1f} ms); over HTTP {latency:.1f} ms"
+        f" ({latency / reference:.1f}x)"
     )
-    total = 16
+    print("  stages (median ms): " + ", ".join(f"{k[:-3]} {v:.1f}" for k, v in stages.items()))
+
+
+def measure(client: Client, args: argparse.Namespace, reference: float) -> int:
+    report_service_time(client, reference)
+    total = 21
     for level in (int(v) for v in args.levels.split(",")):
         started = time.perf_counter()
         results = run_clients(client.composite, level, args.seconds, args.max_requests)

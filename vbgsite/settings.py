@@ -313,6 +313,10 @@ if VBG_DEVICE not in {"auto", "cpu", "cuda"}:
 # Photos composited at once per web process (decode, segment, compose, encode); requests
 # beyond that wait their turn on other threads instead of sharing the same cores.
 VBG_COMPUTE_SLOTS = env_int("VBG_COMPUTE_SLOTS", 1, minimum=1)
+# Threads per web process that run a photo's independent stages beside it (detectors
+# beside the model, the mask's PNG beside the compose...): compositing.engine.compute_beside.
+# 0 runs every stage in the request's own thread.
+VBG_SIDE_THREADS = env_int("VBG_SIDE_THREADS", 1, minimum=0)
 # Library backgrounds covered to an output size, kept per process (least recently used;
 # compositing.services.background_cache): a hit skips reading, decoding and resizing the
 # background (~40 ms of a 1 MP composite). Megabytes of pixels; 0 turns it off.
