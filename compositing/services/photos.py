@@ -372,20 +372,8 @@ def _render_and_save(
             keep_background=background.image is not None,
             color=choice.color_rgb,
         )
-    thumbnail_ext = "webp" if result.mode == "RGBA" else "jpg"
     with compute_slot():
-        thumbnail_bytes = compute_beside(
-            _timed_call,
-            timings,
-            "encode_ms",
-            imaging.make_thumbnail,
-            result,
-            THUMBNAIL_SIDE,
-            fmt=thumbnail_ext,
-        )
-        with _timed(timings, "encode_ms"):
-            result_bytes = imaging.encode_image(result, request.fmt, quality=RESULT_QUALITY)
-        thumbnail = thumbnail_bytes.result()
+        result_file, thumbnail_file = _encode_result(result, request.fmt, timings)
         files = {name: _done(data) for name, data in files.items()}
     composite.owner = request.user
     composite.kind = Composite.Kind.IMAGE
@@ -407,8 +395,8 @@ def _render_and_save(
             one_off=covered if choice.mode == Composite.Mode.IMAGE else None,
             undo=undo,
         ),
-        "result": (result_bytes, request.fmt),
-        "thumbnail": (thumbnail, thumbnail_ext),
+        "result": result_file,
+        "thumbnail": thumbnail_file,
     }
 
     def finish() -> None:
@@ -424,6 +412,24 @@ def _render_and_save(
 
 
 _timings_lock = threading.Lock()  # stages beside the request add to the same entries
+
+
+def _encode_result(result: Image.Image, fmt: str, timings: Timings) -> tuple[FileData, FileData]:
+    """The result's file in ``fmt`` and its thumbnail (JPEG, or WebP to keep transparency),
+    the thumbnail made beside the result's encode."""
+    thumbnail_ext = "webp" if result.mode == "RGBA" else "jpg"
+    thumbnail = compute_beside(
+        _timed_call,
+        timings,
+        "encode_ms",
+        imaging.make_thumbnail,
+        result,
+        THUMBNAIL_SIDE,
+        fmt=thumbnail_ext,
+    )
+    with _timed(timings, "encode_ms"):
+        result_bytes = imaging.encode_image(result, fmt, quality=RESULT_QUALITY)
+    return (result_bytes, fmt), (thumbnail.result(), thumbnail_ext)
 
 
 @contextmanager
