@@ -1,6 +1,7 @@
 """Pure compositing: a photo, its person alpha and a new background -> the composite.
 
-No Django, no storage, no torch: numpy and Pillow only. Arrays in, arrays out (``compose``,
+No Django, no storage, no torch: numpy and Pillow (and OpenCV, deferred, for the
+low-resolution statistics in ``compositing.compose_stats``). Arrays in, arrays out (``compose``,
 ``cover``); the ``*_image`` variants take and return PIL images and skip the conversions
 (the fast path the services use: decode -> segment -> ``compose_image`` -> encode).
 
@@ -28,10 +29,8 @@ from a normalised blur at low resolution, then ``F = F̂ + a (I - a F̂ - (1 - a
 for the pixels of the soft band. See ``tests/compositing_core/test_compose.py`` and
 ``bench/bench_composite.py`` for the measured effect.
 
-Low-resolution statistics use Pillow's ``reduce`` (box average, C) over blocks of
-``factor x factor`` pixels. A block that mixes person and background would carry the
-person's colour into the background estimate (and vice versa), so only blocks that are
-(almost) purely background — or purely person — get weight.
+The low-resolution colour statistics (F̂, B̂ and the person-free blur) live in
+``compositing.compose_stats``.
 """
 
 from __future__ import annotations
@@ -41,8 +40,9 @@ import re
 from typing import Literal
 
 import numpy as np
-from PIL import Image, ImageFilter
+from PIL import Image
 
+from compositing.compose_stats import MAP_CELL, BandMaps, LowRes, stats_factor, upsample
 from compositing.imaging import alpha_to_uint8
 from vbgsite.errors import InvalidColor, InvalidOption
 
@@ -52,22 +52,9 @@ RGB = tuple[int, int, int]
 
 _HEX_COLOR = re.compile(r"#?([0-9a-fA-F]{6}|[0-9a-fA-F]{3})")
 
-# Statistics are taken at about this many pixels on the long side (factor = long / this;
-# 8 at 1920). 480 measured slightly better edges (MAE 3.6 against 3.9 levels) for twice the
-# time.
-_STATS_LONG_SIDE = 240
-# A low-resolution block counts as pure background (or pure person) from this share up; its
-# weight ramps from 0 there to 1 at 1.0.
-_PURE_FROM = 0.9
 # Soft band for decontamination: alpha in [_BAND_LOW, _BAND_HIGH] (of 255). Outside it the
 # pixel is (nearly) pure and F = I.
 _BAND_LOW, _BAND_HIGH = 3, 252
-# Local colour estimates, sigmas in low-resolution pixels: a near one (3x3 blocks) and a
-# far one that fills in where the near one finds no pure pixels (wide soft regions), then
-# the plain local mean where neither does. Smaller is better (measured: near sigma 8 px at
-# full resolution gave MAE 3.9 levels, 16 px 4.7, 32 px 6.1).
-_FG_SIGMA, _FG_FALLBACK_SIGMA = 0.8, 6.0
-_FAR_SHARE, _PLAIN_SHARE = 0.05, 1e-3
 # Default blur of the background, as a share of the photo's long side (29 px at 1920).
 _BLUR_SHARE = 0.015
 
@@ -141,130 +128,9 @@ def _mask_image(alpha: np.ndarray | Image.Image, size: tuple[int, int]) -> Image
     return mask
 
 
-def _stats_factor(size: tuple[int, int]) -> int:
-    return max(1, round(max(size) / _STATS_LONG_SIDE))
-
-
-def _smooth(image: Image.Image, sigma: float) -> Image.Image:
-    """Gaussian-like blur of a small image, ``sigma`` in its pixels, same size out.
-
-    Below one pixel: a 3x3 box (sigma ≈ 0.8). Larger: blurred on a copy reduced so the
-    remaining sigma is about 1.5 px, then scaled back (bilinear); for the smooth maps made
-    here the result matches a full Gaussian to the eye at a fraction of the cost.
-    """
-    if sigma <= 1.0:
-        return image.filter(ImageFilter.BoxBlur(1))
-    step = max(1, min(int(sigma / 1.5), min(image.size) // 2))
-    small = image.reduce(step) if step > 1 else image
-    small = small.filter(ImageFilter.GaussianBlur(sigma / step))
-    return small.resize(image.size, Image.Resampling.BILINEAR) if step > 1 else small
-
-
-class _LowRes:
-    """Block averages of the photo and its alpha at 1/factor resolution.
-
-    Local means are normalised convolutions done by Pillow in C on premultiplied 8-bit
-    RGBa images (colour x weight, weight): blur both, divide. 8 bits are enough: the
-    colour is imprecise only where the blurred weight is tiny, and there the estimate gets
-    (almost) no say in the mix below.
-    """
-
-    def __init__(self, photo: Image.Image, mask: Image.Image, factor: int) -> None:
-        self.factor = factor
-        self.colour = photo.reduce(factor) if factor > 1 else photo  # RGB hxw
-        alpha = np.asarray(mask.reduce(factor) if factor > 1 else mask, np.float32) / 255.0
-        # Only (almost) pure blocks get weight: mixed blocks average both colours.
-        ramp = 1.0 / (1.0 - _PURE_FROM)
-        self.fg_weight = np.clip((alpha - _PURE_FROM) * ramp, 0.0, 1.0)
-        self.bg_weight = np.clip((1.0 - _PURE_FROM - alpha) * ramp, 0.0, 1.0)
-        self._plain: dict[float, np.ndarray] = {}
-
-    def _blurred(self, weight: np.ndarray | None, sigma: float) -> tuple[np.ndarray, np.ndarray]:
-        """(colour x weight, weight) blurred by ``sigma`` low-res pixels.
-
-        float32 hxwx3 (0..255) and hxwx1 (0..1). ``weight`` None: plain colour, weight 1.
-        """
-        if weight is None:
-            values = np.asarray(_smooth(self.colour, sigma), np.float32)
-            return values, np.ones((*values.shape[:2], 1), np.float32)
-        rgba = self.colour.copy()
-        rgba.putalpha(Image.fromarray((weight * 255.0 + 0.5).astype(np.uint8), "L"))
-        values = np.asarray(_smooth(rgba.convert("RGBa"), sigma), np.float32)
-        return values[..., :3], values[..., 3:4] * (1.0 / 255.0)
-
-    def weighted_mean(
-        self, weight: np.ndarray, sigma: float, *, fallback_sigma: float
-    ) -> np.ndarray:
-        """Local mean colour (float32 hxwx3, 0..255) of the pixels with ``weight``.
-
-        Mixes a ``sigma`` estimate with a wider ``fallback_sigma`` one where the first sees
-        little weight, and with the plain local mean where neither sees any.
-        sigma, fallback_sigma: in low-resolution pixels.
-        """
-        near, near_weight = self._blurred(weight, sigma)
-        far, far_weight = self._blurred(weight, fallback_sigma)
-        plain = self._plain.get(fallback_sigma)
-        if plain is None:
-            plain = self._plain[fallback_sigma] = self._blurred(None, fallback_sigma)[0]
-        total_weight = near_weight + _FAR_SHARE * far_weight + _PLAIN_SHARE
-        colour = near + _FAR_SHARE * far + _PLAIN_SHARE * plain
-        colour /= total_weight
-        return colour
-
-
-def _upsample(small: np.ndarray, size: tuple[int, int]) -> Image.Image:
-    """A smooth low-resolution RGB map (float 0..255) -> an RGB image of ``size``.
-
-    Bilinear to half size, then nearest: about 4 ms at 1080p where one bilinear resize to
-    full size takes about 11 ms; the 2-pixel steps are below one grey level on a map this
-    smooth.
-    """
-    image = Image.fromarray(np.clip(small + 0.5, 0, 255).astype(np.uint8), "RGB")
-    half = (max(1, (size[0] + 1) // 2), max(1, (size[1] + 1) // 2))
-    image = image.resize(half, Image.Resampling.BILINEAR)
-    return image.resize(size, Image.Resampling.NEAREST)
-
-
-# Full-resolution pixels per cell of the map grid the soft band reads F̂ and B̂ from.
-_MAP_CELL = 4
-
-
-def _map_grid(
-    maps: list[np.ndarray], size: tuple[int, int], cell: int
-) -> tuple[list[np.ndarray], int]:
-    """Smooth low-resolution colour maps -> uint8 (N x 3) grids of ``size / cell``.
-
-    Pillow's bilinear resize to 1/cell of the photo's size; each full-resolution pixel then
-    reads the value of its cell (one gather). The maps vary over tens of pixels, so small
-    cells cost nothing visible (measured: same edge error as per-pixel bilinear sampling),
-    and this is several times faster than interpolating per pixel for bands of hundreds of
-    thousands of pixels. Returns (grids, grid width).
-    """
-    grid = (max(1, -(-size[0] // cell)), max(1, -(-size[1] // cell)))
-    planes = [
-        np.asarray(
-            Image.fromarray(np.clip(m + 0.5, 0, 255).astype(np.uint8), "RGB").resize(
-                grid, Image.Resampling.BILINEAR
-            )
-        ).reshape(-1, 3)
-        for m in maps
-    ]
-    return planes, grid[0]
-
-
 # Rows per strip of the full-resolution passes (decontamination and paste): a strip's
 # copies stay a few MB, so a 48 MP photo never gets a full-size float or uint8 copy.
 _STRIP_ROWS = 256
-
-
-class _BandMaps:
-    """F̂ and B̂, the local foreground and background colours, on a grid of
-    ``_MAP_CELL``-pixel cells of the full-resolution photo (uint8 N x 3 each)."""
-
-    def __init__(self, low: _LowRes, size: tuple[int, int]) -> None:
-        fg = low.weighted_mean(low.fg_weight, _FG_SIGMA, fallback_sigma=_FG_FALLBACK_SIGMA)
-        bg = low.weighted_mean(low.bg_weight, _FG_SIGMA, fallback_sigma=_FG_FALLBACK_SIGMA)
-        (self.fg, self.bg), self.grid_width = _map_grid([fg, bg], size, _MAP_CELL)
 
 
 def _band(mask_array: np.ndarray) -> np.ndarray:
@@ -275,7 +141,7 @@ def _band(mask_array: np.ndarray) -> np.ndarray:
 def _foreground_rows(
     photo_array: np.ndarray,
     mask_array: np.ndarray,
-    maps: _BandMaps | None,
+    maps: BandMaps | None,
     top: int,
     left: int = 0,
     band: np.ndarray | None = None,
@@ -290,10 +156,10 @@ def _foreground_rows(
     width = mask_array.shape[1]
     cells, xs = np.divmod(band, width)
     cells += top
-    cells //= _MAP_CELL
+    cells //= MAP_CELL
     cells *= maps.grid_width
     xs += left
-    xs //= _MAP_CELL
+    xs //= MAP_CELL
     cells += xs
     fg_hat = np.take(maps.fg, cells, axis=0).astype(np.float32)
     bg_hat = np.take(maps.bg, cells, axis=0).astype(np.float32)
@@ -316,17 +182,17 @@ def _foreground_rows(
     return out
 
 
-def _foreground_array(photo_array: np.ndarray, mask_array: np.ndarray, low: _LowRes) -> np.ndarray:
+def _foreground_array(photo_array: np.ndarray, mask_array: np.ndarray, low: LowRes) -> np.ndarray:
     """Decontaminated copy of photo_array (uint8 HxWx3); only the soft band changes."""
     height, width = mask_array.shape
     band = _band(mask_array)
     if band.size == 0:
         return photo_array
-    return _foreground_rows(photo_array, mask_array, _BandMaps(low, (width, height)), 0, 0, band)
+    return _foreground_rows(photo_array, mask_array, BandMaps(low, (width, height)), 0, 0, band)
 
 
 def _paste_decontaminated(
-    target: Image.Image, photo: Image.Image, mask: Image.Image, low: _LowRes
+    target: Image.Image, photo: Image.Image, mask: Image.Image, low: LowRes
 ) -> None:
     """Paste the decontaminated photo onto ``target`` through ``mask`` (None: copy it
     over, for the transparent mode), strip by strip: the same pixels as decontaminating
@@ -344,7 +210,7 @@ def _paste_decontaminated(
         matte_array = np.asarray(matte)
         band = _band(matte_array)
         if band.size and maps is None:
-            maps = _BandMaps(low, photo.size)
+            maps = BandMaps(low, photo.size)
         if band.size == 0 and target.mode == "RGBA":
             continue  # the transparent copy already holds these pixels
         rows = np.asarray(photo.crop(box))
@@ -363,7 +229,7 @@ def estimate_foreground(
     """
     photo_image = _to_rgb_image(photo, "photo")
     mask = _mask_image(alpha, photo_image.size)
-    low = _LowRes(photo_image, mask, _stats_factor(photo_image.size))
+    low = LowRes(photo_image, mask, stats_factor(photo_image.size))
     return _foreground_array(np.asarray(photo_image), np.asarray(mask), low)
 
 
@@ -372,7 +238,7 @@ def blurred_background_image(
     alpha: np.ndarray | Image.Image,
     *,
     blur_radius: float | None = None,
-    _low: _LowRes | None = None,
+    _low: LowRes | None = None,
 ) -> Image.Image:
     """The photo's own background, person removed and blurred (RGB image, photo's size).
 
@@ -387,10 +253,10 @@ def blurred_background_image(
         blur_radius = _BLUR_SHARE * max(size)
     if not blur_radius > 0 or not math.isfinite(blur_radius):
         raise InvalidOption("The blur radius must be a positive number of pixels.")
-    low = _low or _LowRes(photo_image, _mask_image(alpha, size), _stats_factor(size))
+    low = _low or LowRes(photo_image, _mask_image(alpha, size), stats_factor(size))
     sigma = blur_radius / low.factor
-    colour = low.weighted_mean(low.bg_weight, sigma, fallback_sigma=max(4.0 * sigma, 8.0))
-    return _upsample(colour, size)
+    means = low.weighted_means([low.bg_weight], sigma, fallback_sigma=max(4.0 * sigma, 8.0))
+    return upsample(means[0], size)
 
 
 def compose_image(
@@ -440,7 +306,7 @@ def compose_image(
 
     low = None
     if decontaminate or mode == "blur":
-        low = _LowRes(photo_image, mask, _stats_factor(size))
+        low = LowRes(photo_image, mask, stats_factor(size))
     if mode == "blur":
         canvas = blurred_background_image(photo_image, mask, blur_radius=blur_radius, _low=low)
 

@@ -18,7 +18,13 @@ from tests.architecture.source import (
     module_lines,
 )
 
-PURE = ("vbgsite.errors", "compositing.imaging", "compositing.compose", "compositing.placement")
+PURE = (
+    "vbgsite.errors",
+    "compositing.imaging",
+    "compositing.compose",
+    "compositing.compose_stats",
+    "compositing.placement",
+)
 PURE_PACKAGES = ("compositing.video", "compositing.segmentation")
 SERVICES = ("compositing.services", "backgrounds.services", "accounts.services")
 # Modules that turn HTTP into service calls: the website's views and the DRF API views.

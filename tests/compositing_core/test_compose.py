@@ -14,6 +14,7 @@ from compositing.compose import (
     estimate_foreground,
     parse_color,
 )
+from compositing.compose_stats import LowRes, _premultiplied, _smooth, stats_factor
 from compositing.imaging import alpha_to_uint8
 from tests.compositing_core.factories import astronaut, coffee, disc_alpha, quadrants
 from vbgsite import errors
@@ -264,6 +265,61 @@ def test_strip_paste_matches_pasting_the_whole_decontaminated_photo(mode):
         canvas = Image.fromarray(background)
         canvas.paste(Image.fromarray(expected_rgb), (0, 0), mask)
         assert np.array_equal(got, np.asarray(canvas))
+
+
+# ------------------------------------------------------------------ low-res statistics
+# The statistics are made with numpy/OpenCV where they were first made with Pillow; the
+# output of ``compose`` depends on every 8-bit rounding, so these must be the same integers.
+
+
+def _pillow_smooth(image: Image.Image, sigma: float) -> np.ndarray:
+    """The Pillow-only blur the statistics were designed with (reference)."""
+    if sigma <= 1.0:
+        return np.asarray(image.filter(ImageFilter.BoxBlur(1)))
+    step = max(1, min(int(sigma / 1.5), min(image.size) // 2))
+    small = image.reduce(step) if step > 1 else image
+    small = small.filter(ImageFilter.GaussianBlur(sigma / step))
+    return np.asarray(small.resize(image.size, Image.Resampling.BILINEAR) if step > 1 else small)
+
+
+@pytest.mark.parametrize("shape", [(231, 173), (1, 7), (6, 1), (2, 2), (40, 3)])
+def test_small_box_blur_gives_pillows_integers(shape):
+    rng = np.random.default_rng(sum(shape))
+    bands = rng.integers(0, 256, (*shape, 8), dtype=np.uint8)
+    bands[: shape[0] // 2, :, 4:] = np.where(bands[: shape[0] // 2, :, 4:] > 127, 255, 0)
+    got = np.stack(_smooth([np.ascontiguousarray(bands[..., i]) for i in range(8)], 0.8), 2)
+    for start in (0, 4):
+        part = Image.frombytes("RGBa", shape[::-1], bands[..., start : start + 4].tobytes())
+        assert np.array_equal(got[..., start : start + 4], _pillow_smooth(part, 0.8))
+
+
+def test_premultiplied_maps_are_pillows_rgba_to_rgba_for_every_pair():
+    colour = np.repeat(np.arange(256, dtype=np.uint8), 256).reshape(256, 256)
+    weight = np.tile(np.arange(256, dtype=np.float32), (256, 1)) / 255.0
+    image = Image.fromarray(np.stack([colour, 255 - colour, colour // 2], 2), "RGB")
+    image.putalpha(Image.fromarray((weight * 255.0 + 0.5).astype(np.uint8), "L"))
+    expected = np.asarray(image.convert("RGBa"))
+    planes = [np.asarray(image.getchannel(c)) for c in "RGB"]
+    assert np.array_equal(np.stack(_premultiplied(planes, [weight]), 2), expected)
+
+
+@pytest.mark.parametrize(("sigma", "fallback"), [(0.8, 6.0), (3.5, 14.0)])
+def test_local_colour_means_match_the_pillow_pipeline(sigma, fallback):
+    photo = astronaut().resize((500, 700))
+    mask = Image.fromarray(alpha_to_uint8(disc_alpha(700, 500, radius=200, soft=30)), "L")
+    low = LowRes(photo, mask, stats_factor(photo.size))
+    got = low.weighted_means([low.fg_weight, low.bg_weight], sigma, fallback_sigma=fallback)
+    colour = photo.reduce(low.factor)
+    plain = _pillow_smooth(colour, fallback).astype(np.float32)
+    for i, weight in enumerate((low.fg_weight, low.bg_weight)):
+        rgba = colour.copy()
+        rgba.putalpha(Image.fromarray((weight * 255.0 + 0.5).astype(np.uint8), "L"))
+        near, far = (
+            _pillow_smooth(rgba.convert("RGBa"), s).astype(np.float32) for s in (sigma, fallback)
+        )
+        total = near[..., 3:] * (1.0 / 255.0) + 0.05 * (far[..., 3:] * (1.0 / 255.0)) + 1e-3
+        expected = (near[..., :3] + 0.05 * far[..., :3] + 1e-3 * plain) / total
+        assert np.array_equal(np.moveaxis(got[i], 0, 2), expected)
 
 
 # ------------------------------------------------------------------------------ options
