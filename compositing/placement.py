@@ -208,9 +208,11 @@ class CanvasSource(Protocol):
         ...
 
 
-def _covered(
+def covered_canvas(
     background: Image.Image | CanvasSource, canvas: tuple[int, int], placement: Placement
 ) -> tuple[Image.Image, bool]:
+    """``background`` covering ``canvas`` (W, H) with the placement's focus, zoom and mirror,
+    and whether the image is the caller's own to paint on (see ``CanvasSource``)."""
     if isinstance(background, Image.Image):
         return background_canvas(background, canvas, placement), True  # a new image
     return background.canvas(canvas, placement)
@@ -244,7 +246,7 @@ def render(
     canvas_bg, owned = None, False
     if not placement.moves_subject:
         if mode == "image" and background is not None:
-            canvas_bg, owned = _covered(background, photo.size, placement)
+            canvas_bg, owned = covered_canvas(background, photo.size, placement)
         elif mode == "blur" and placement.moves_background:
             blurred = blurred_background_image(photo, mask, blur_radius=radius)
             canvas_bg, mode = background_canvas(blurred, photo.size, placement), "image"
@@ -265,7 +267,7 @@ def render(
     if mode == "blur":
         background, mode = blurred_background_image(photo, mask, blur_radius=radius), "image"
     if mode == "image" and background is not None:
-        canvas_bg, owned = _covered(background, colour.size, placement)
+        canvas_bg, owned = covered_canvas(background, colour.size, placement)
     in_place = owned and not keep_background
     result = compose_image(
         colour,
@@ -277,14 +279,3 @@ def render(
         in_place=in_place,
     )
     return result, None if in_place else canvas_bg
-    foreground = Image.fromarray(estimate_foreground(photo, mask), "RGB")
-    colour, matte = place_subject(foreground, mask, placement)
-    canvas_bg = None
-    if mode == "blur":
-        background, mode = blurred_background_image(photo, mask, blur_radius=radius), "image"
-    if mode == "image" and background is not None:
-        canvas_bg = _covered(background, colour.size, placement)
-    result = compose_image(
-        colour, matte, mode=mode, background=canvas_bg, color=color, decontaminate=False
-    )
-    return result, canvas_bg

@@ -24,8 +24,9 @@ from django.utils import timezone
 from compositing.engine import compute_slot
 from compositing.models import Composite
 from compositing.services.composites import composite_delete
-from compositing.services.photos import _ms, _timed, photo_cut_out
+from compositing.services.photos import photo_cut_out
 from compositing.services.rate_limits import composite_rate_take
+from compositing.services.stage_timings import ms, timed
 from compositing.services.stored_files import Undo, files_store_then_insert
 from compositing.services.uploads import (
     image_upload_decode,
@@ -47,7 +48,7 @@ def composite_draft_create(*, user: Any, photo: bytes | IO[bytes]) -> Composite:
     composite_rate_take(user=user)  # the studio's composites count like the API's
     started, timings = time.perf_counter(), {}
     with compute_slot():
-        with _timed(timings, "decode_ms"):
+        with timed(timings, "decode_ms"):
             picture = image_upload_decode(photo, label="Photo")
         cut = photo_cut_out(photo, picture, timings)
         files = {name: data.result() for name, data in cut.files.items()}
@@ -64,8 +65,8 @@ def composite_draft_create(*, user: Any, photo: bytes | IO[bytes]) -> Composite:
     store_started = time.perf_counter()
 
     def finish() -> None:
-        timings["store_ms"] = _ms(time.perf_counter() - store_started)
-        timings["total_ms"] = _ms(time.perf_counter() - started)
+        timings["store_ms"] = ms(time.perf_counter() - store_started)
+        timings["total_ms"] = ms(time.perf_counter() - started)
         draft.timings = timings
 
     undo = Undo(storage=draft.source.storage)

@@ -21,12 +21,10 @@ deleting one entry never breaks another.
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Mapping
 from concurrent.futures import Future
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO, Any
@@ -38,7 +36,7 @@ from PIL import Image
 from compositing import imaging
 from compositing.engine import compute_beside, compute_slot, get_engine, person_in_photo
 from compositing.models import Composite
-from compositing.placement import Placement, render
+from compositing.placement import CanvasSource, Placement, covered_canvas, render
 from compositing.services.background_choice import (
     BackgroundChoice,
     ResolvedBackground,
@@ -50,6 +48,7 @@ from compositing.services.background_choice import (
 from compositing.services.composites import composite_delete, composite_get
 from compositing.services.placement import placement_as_dict, placement_parse
 from compositing.services.rate_limits import composite_rate_take
+from compositing.services.stage_timings import Timings, ms, timed, timed_call
 from compositing.services.stored_files import (
     FileData,
     Undo,
@@ -83,7 +82,6 @@ TRANSPARENT_AS_PNG = (
     "JPEG cannot hold transparency, so this composite was saved as PNG (WebP would keep it too)."
 )
 MATTE_AS_PNG = "The matte alone is a greyscale PNG, so this composite was saved as PNG."
-Timings = dict[str, Any]  # stage -> milliseconds (and a few flags), stored on the composite
 
 
 def composite_create(
@@ -140,17 +138,24 @@ def composite_create(
         placement=placement,
     )
     with compute_slot():  # the CPU-heavy part, VBG_COMPUTE_SLOTS at a time per process
-        with _timed(request.timings, "decode_ms"):
+        with timed(request.timings, "decode_ms"):
             picture = image_upload_decode(photo, label="Photo")
             background = background_resolve(
                 user=user, choice=request.choice, background_file=background_file, lazy=True
             )
+        canvas = _CanvasBeside.start(background, picture.size, request.placement, request.timings)
         cut = photo_cut_out(photo, picture, request.timings)
     composite = Composite(
         source_name=upload_display_name(photo), person_found=True, model_name=cut.model_name
     )
     return _render_and_save(
-        request, composite, picture=picture, alpha=cut.alpha, background=background, files=cut.files
+        request,
+        composite,
+        picture=picture,
+        alpha=cut.alpha,
+        background=background,
+        files=cut.files,
+        canvas=canvas,
     )
 
 
@@ -200,7 +205,7 @@ def composite_recomposite(
         output_format=output_format or original.output_format,
         placement=placement,
     )
-    with _timed(request.timings, "decode_ms"):
+    with timed(request.timings, "decode_ms"):
         source_bytes = stored_file_read(original.source, missing=MISSING_FILE)
         mask_bytes = stored_file_read(original.mask, missing=MISSING_FILE)
         picture = stored_image_decode(source_bytes)
@@ -292,9 +297,9 @@ def photo_cut_out(photo: bytes | IO[bytes], picture: Image.Image, timings: Timin
     (``segment_ms``, ``person_check_ms``; the files' in ``encode_ms``), so on two cores
     they add up to more than the wall time.
     """
-    detectors = compute_beside(_timed_call, timings, "person_check_ms", person_in_photo, picture)
+    detectors = compute_beside(timed_call, timings, "person_check_ms", person_in_photo, picture)
     source = compute_beside(
-        _timed_call,
+        timed_call,
         timings,
         "encode_ms",
         photo_source_bytes,
@@ -302,13 +307,13 @@ def photo_cut_out(photo: bytes | IO[bytes], picture: Image.Image, timings: Timin
         picture,
         quality=SOURCE_QUALITY,
     )
-    with _timed(timings, "segment_ms"):
+    with timed(timings, "segment_ms"):
         alpha, model_name = _segment(picture)
-    with _timed(timings, "person_check_ms"):
+    with timed(timings, "person_check_ms"):
         has_person = _mask_has_person(alpha)
     if not has_person or not detectors.result():
         raise NoPerson()
-    mask = compute_beside(_timed_call, timings, "encode_ms", imaging.alpha_to_png, alpha)
+    mask = compute_beside(timed_call, timings, "encode_ms", imaging.alpha_to_png, alpha)
     return CutOut(
         alpha=alpha,
         model_name=model_name,
@@ -327,6 +332,43 @@ def _as_file(data: Future[bytes], ext: str) -> Future[FileData]:
         )
     )
     return file
+
+
+class _CanvasBeside:
+    """The background of mode "image" covered to the photo's size on the side thread while
+    the model runs (the canvas does not depend on the cut-out; a 12 MP cover takes about
+    as long as the model), then handed to ``render`` as its ``CanvasSource``."""
+
+    def __init__(
+        self,
+        source: Image.Image | CanvasSource,
+        size: tuple[int, int],
+        placement: Placement,
+        timings: Timings,
+    ) -> None:
+        self.source, self.size, self.placement = source, size, placement
+        self.ready = compute_beside(
+            timed_call, timings, "compose_ms", covered_canvas, source, size, placement
+        )
+
+    @classmethod
+    def start(
+        cls,
+        background: ResolvedBackground,
+        size: tuple[int, int],
+        placement: Placement,
+        timings: Timings,
+    ) -> _CanvasBeside | None:
+        """Start covering when the canvas is the photo's size (the subject is not moved)."""
+        source = background.source()
+        if source is None or placement.moves_subject or placement.channels == "alpha":
+            return None
+        return cls(source, size, placement, timings)
+
+    def canvas(self, size: tuple[int, int], placement: Placement) -> tuple[Image.Image, bool]:
+        if (tuple(size), placement) == (tuple(self.size), self.placement):
+            return self.ready.result()
+        return covered_canvas(self.source, size, placement)
 
 
 def _segment(image: Image.Image) -> tuple[np.ndarray, str]:
@@ -356,18 +398,20 @@ def _render_and_save(
     alpha: np.ndarray,
     background: ResolvedBackground,
     files: dict[str, FileData | Future[FileData]],
+    canvas: CanvasSource | None = None,
 ) -> Composite:
     """Compose and encode (picture RGB WxH, alpha uint8 HxW or float32 0..1), then store every
     file (``files``: the source and mask, possibly still being encoded beside) and insert
-    the row; on any failure delete what was written."""
+    the row; on any failure delete what was written. ``canvas``: the background's canvas,
+    being covered beside (``_CanvasBeside``)."""
     timings, choice = request.timings, request.choice
-    with compute_slot(), _timed(timings, "compose_ms"):
+    with compute_slot(), timed(timings, "compose_ms"):
         result, covered = render(
             picture,
             alpha,
             mode=choice.mode,
             placement=request.placement,
-            background=background.source(),
+            background=canvas or background.source(),
             # Only a one-off upload is stored with the composite, as covered here.
             keep_background=background.image is not None,
             color=choice.color_rgb,
@@ -400,8 +444,8 @@ def _render_and_save(
     }
 
     def finish() -> None:
-        timings["store_ms"] = _ms(time.perf_counter() - store_started)
-        timings["total_ms"] = _ms(time.perf_counter() - request.started)
+        timings["store_ms"] = ms(time.perf_counter() - store_started)
+        timings["total_ms"] = ms(time.perf_counter() - request.started)
         composite.timings = timings
         composite.finished_at = timezone.now()
 
@@ -411,15 +455,12 @@ def _render_and_save(
     return composite
 
 
-_timings_lock = threading.Lock()  # stages beside the request add to the same entries
-
-
 def _encode_result(result: Image.Image, fmt: str, timings: Timings) -> tuple[FileData, FileData]:
     """The result's file in ``fmt`` and its thumbnail (JPEG, or WebP to keep transparency),
     the thumbnail made beside the result's encode."""
     thumbnail_ext = "webp" if result.mode == "RGBA" else "jpg"
     thumbnail = compute_beside(
-        _timed_call,
+        timed_call,
         timings,
         "encode_ms",
         imaging.make_thumbnail,
@@ -427,34 +468,10 @@ def _encode_result(result: Image.Image, fmt: str, timings: Timings) -> tuple[Fil
         THUMBNAIL_SIDE,
         fmt=thumbnail_ext,
     )
-    with _timed(timings, "encode_ms"):
+    with timed(timings, "encode_ms"):
         result_bytes = imaging.encode_image(result, fmt, quality=RESULT_QUALITY)
     return (result_bytes, fmt), (thumbnail.result(), thumbnail_ext)
 
 
-@contextmanager
-def _timed(timings: Timings, key: str) -> Iterator[None]:
-    """Add the block's wall time to ``timings[key]`` in milliseconds."""
-    started = time.perf_counter()
-    try:
-        yield
-    finally:
-        elapsed = _ms(time.perf_counter() - started)
-        with _timings_lock:
-            timings[key] = round(timings.get(key, 0.0) + elapsed, 1)
-
-
-def _timed_call[T](
-    timings: Timings, key: str, function: Callable[..., T], *args: Any, **kw: Any
-) -> T:
-    """``function(*args, **kw)``, its time added to ``timings[key]`` (from any thread)."""
-    with _timed(timings, key):
-        return function(*args, **kw)
-
-
 def _done(data: FileData | Future[FileData]) -> FileData:
     return data.result() if isinstance(data, Future) else data
-
-
-def _ms(seconds: float) -> float:
-    return round(seconds * 1000.0, 1)
