@@ -31,6 +31,9 @@ from typing import IO, Literal
 import numpy as np
 from PIL import Image, ImageCms, ImageFile, UnidentifiedImageError
 
+from compositing.mattes import alpha_to_png as alpha_to_png  # re-exported: callers use imaging
+from compositing.mattes import alpha_to_uint8 as alpha_to_uint8
+from compositing.mattes import png_to_alpha as png_to_alpha
 from vbgsite.errors import (
     FileTooLarge,
     ImageTooLarge,
@@ -385,18 +388,6 @@ def load_image(
     return decoded
 
 
-def alpha_to_uint8(alpha: np.ndarray) -> np.ndarray:
-    """alpha: float HxW in 0..1 (or uint8 0..255) -> uint8 HxW 0..255, rounded."""
-    if alpha.dtype == np.uint8:
-        return alpha
-    out = np.empty(alpha.shape, np.uint8)  # by strips: no 192 MB float temporary at 48 MP
-    rows = max(1, (1 << 20) // max(1, alpha.shape[-1]))
-    for top in range(0, alpha.shape[0], rows):
-        scaled = np.multiply(alpha[top : top + rows], 255.0, dtype=np.float32)
-        out[top : top + rows] = np.clip(scaled + 0.5, 0.0, 255.0, out=scaled)
-    return out
-
-
 def _as_pil(image: np.ndarray | Image.Image) -> Image.Image:
     if isinstance(image, Image.Image):
         return image
@@ -461,40 +452,8 @@ def make_thumbnail(
         factor = 2 * int(min(pil.width / size[0], pil.height / size[1]) // 2)
         if factor:  # box-average to at most 2x first: 1 MP 13 -> 4 ms, no visible change
             pil = pil.reduce(factor)
-        pil = pil.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+        # Bicubic: 1.5 ms less than Lanczos at 1 MP, 1.3/255 mean difference at 480 px.
+        pil = pil.resize(size, Image.Resampling.BICUBIC, reducing_gap=3.0)
     if fmt is None:
         fmt = "webp" if pil.mode == "RGBA" else "jpg"
     return encode_image(pil, fmt, quality=quality)
-
-
-def alpha_to_png(alpha: np.ndarray) -> bytes:
-    """alpha: float32 HxW in 0..1 (or uint8) -> 8-bit greyscale PNG bytes (255 = person)."""
-    if alpha.ndim != 2:
-        raise ValueError(f"alpha must be HxW, got shape {alpha.shape}")
-    mask = Image.fromarray(np.ascontiguousarray(alpha_to_uint8(alpha)), "L")
-    out = io.BytesIO()
-    mask.save(out, "PNG", **_PNG_OPTIONS)
-    return out.getvalue()
-
-
-def png_to_alpha(data: bytes, *, size: tuple[int, int] | None = None) -> np.ndarray:
-    """A cached mask PNG (8- or 16-bit greyscale) -> float32 HxW in 0..1.
-
-    size: the expected (width, height); a mismatch raises InvalidImage.
-    """
-    try:
-        with Image.open(io.BytesIO(data), formats=["PNG"]) as mask:
-            mask.load()
-            if mask.mode.startswith("I;16") or mask.mode == "I":
-                values = np.asarray(mask).astype(np.float32) / 65535.0
-            else:
-                values = np.asarray(mask.convert("L")).astype(np.float32) / 255.0
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageTooLarge("This mask's dimensions are far too large.") from exc
-    except Exception as exc:
-        raise InvalidImage("The stored mask is not a readable PNG.") from exc
-    if size is not None and (values.shape[1], values.shape[0]) != tuple(size):
-        raise InvalidImage(
-            f"The stored mask is {values.shape[1]}x{values.shape[0]}, expected {size[0]}x{size[1]}."
-        )
-    return np.clip(values, 0.0, 1.0, out=values)

@@ -21,6 +21,8 @@ from tests.architecture.source import (
 PURE = (
     "vbgsite.errors",
     "compositing.imaging",
+    "compositing.mattes",
+    "compositing.jpeg_strip",
     "compositing.compose",
     "compositing.compose_stats",
     "compositing.placement",
