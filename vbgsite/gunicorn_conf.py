@@ -29,7 +29,7 @@ import os
 import sys
 from typing import Any
 
-from compositing.engine import fork_safe_warm_up, worker_started
+from compositing.engine import fork_safe_warm_up, worker_started, worker_warm_up
 from vbgsite.work_files import work_files_clean_stale
 
 logger = logging.getLogger("gunicorn.error")
@@ -102,6 +102,13 @@ def _import_request_code() -> None:
         getattr(api_settings, name)
     Image.init()
     get_template("base.html")
+
+
+def post_worker_init(worker: Any) -> None:
+    """In each worker, app loaded, before its first request: the photo path once (its
+    copy-on-write faults and lazy per-process state now, not in someone's composite)."""
+    if _WARM:
+        worker_warm_up()
 
 
 def child_exit(server: Any, worker: Any) -> None:
