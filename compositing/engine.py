@@ -26,6 +26,9 @@ from django.conf import settings
 from django.db import connections
 from PIL import Image
 
+from compositing.compose import compose_image
+from compositing.imaging import encode_image, make_thumbnail
+from compositing.mattes import alpha_to_png
 from compositing.segmentation import (
     FrameSegmenter,
     SegmentationError,
@@ -276,10 +279,6 @@ def _warm_photo_path(size: tuple[int, int] = (864, 1152)) -> None:
     the mask PNG, the JPEG encode and the thumbnail (OpenCV's and Pillow's lazily loaded
     parts). Skipped quietly when the detectors' weights are missing (composites answer 503
     then anyway)."""
-    from compositing.compose import compose_image
-    from compositing.imaging import encode_image, make_thumbnail
-    from compositing.mattes import alpha_to_png
-
     picture, alpha = _synthetic_portrait(size)
     try:
         get_person_detector().evidence(picture)
