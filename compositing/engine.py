@@ -26,6 +26,7 @@ from django.conf import settings
 from django.db import connections
 from PIL import Image
 
+from compositing import halves
 from compositing.compose import compose_image
 from compositing.imaging import encode_image, make_thumbnail
 from compositing.mattes import alpha_to_png
@@ -60,6 +61,7 @@ _slots: threading.BoundedSemaphore | None = None
 _slots_lock = threading.Lock()
 _held = threading.local()  # depth > 0: this thread holds a slot (nested calls pass through)
 _beside: tuple[int, ThreadPoolExecutor | None] | None = None  # (pid, pool) of this process
+_forking = False  # True while the gunicorn master warms up: it must start no threads
 _IDLE_TRIM = 1.0  # seconds without compute before free heap pages go back to the kernel
 _last_compute = 0.0
 _trimmer: threading.Thread | None = None
@@ -99,6 +101,7 @@ class Engine:
 
 
 def _configure() -> None:
+    _lend_side_thread()
     threads = settings.VBG_TORCH_THREADS if _threads_override is None else _threads_override
     configure(model_dir=settings.VBG_MODEL_DIR, threads=threads, device=device_name())
 
@@ -155,10 +158,11 @@ def compute_beside[T](function: Callable[..., T], /, *args: Any, **kwargs: Any) 
     if _beside is None or _beside[0] != pid:
         with _slots_lock:
             if _beside is None or _beside[0] != pid:
-                threads = settings.VBG_SIDE_THREADS
+                # No thread in a process about to fork (fork_safe_warm_up): run in line.
+                threads = 0 if _forking else settings.VBG_SIDE_THREADS
                 pool = ThreadPoolExecutor(threads, "compute-beside") if threads else None
                 _beside = (pid, pool)
-    pool = _beside[1]
+    pool = None if _forking else _beside[1]
     if pool is not None:
         in_slot = getattr(_held, "depth", 0) > 0
         return pool.submit(_run_beside, in_slot, function, *args, **kwargs)
@@ -168,6 +172,11 @@ def compute_beside[T](function: Callable[..., T], /, *args: Any, **kwargs: Any) 
     except Exception as exc:  # delivered by result(), as from a thread
         done.set_exception(exc)
     return done
+
+
+def _lend_side_thread() -> None:
+    """The row-wise full-resolution passes (``compositing.halves``) use the side thread."""
+    halves.lend_thread(compute_beside)
 
 
 def _run_beside[T](in_slot: bool, function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
@@ -305,7 +314,9 @@ def fork_safe_warm_up(*, log: logging.Logger = logger) -> None:
     import cv2
     import torch
 
+    global _forking
     _threads_override = _FORK_SAFE_THREADS
+    _forking = True
     torch.set_num_threads(_FORK_SAFE_THREADS)
     cv2.setNumThreads(1)  # OpenCV's pthreads pool would not survive fork() either
     try:
@@ -320,7 +331,9 @@ def worker_started() -> None:
     """In a forked web worker: its own database connections (none inherited) and torch's
     thread count for this worker (``VBG_TORCH_THREADS``; 0 means one per worker, as the
     CPU-heavy work is bounded by :func:`compute_slot`)."""
+    global _forking
     connections.close_all()
+    _forking = False
     if _threads_override is not None:
         import torch
 
