@@ -76,6 +76,9 @@ RESULT_QUALITY = 90
 # A photo "has a person" when at least this fraction of its pixels has alpha >= 0.5.
 # The model leaves faint specks on photos without people; a real subject covers far more.
 PERSON_MIN_FRACTION = 0.002
+# Photos up to this many pixels get their background canvas covered beside the model
+# (_CanvasBeside); bigger ones after it, so the peak memory stays photo + matte + canvas.
+CANVAS_BESIDE_MAX_PIXELS = 16_000_000
 MISSING_FILE = "A stored file of this composite is missing."
 # Said (composite_notices), not done silently, when the format asked for cannot hold it.
 TRANSPARENT_AS_PNG = (
@@ -359,9 +362,14 @@ class _CanvasBeside:
         placement: Placement,
         timings: Timings,
     ) -> _CanvasBeside | None:
-        """Start covering when the canvas is the photo's size (the subject is not moved)."""
+        """Start covering when the canvas is the photo's size (the subject is not moved) and
+        the photo is not huge: above ``CANVAS_BESIDE_MAX_PIXELS`` the canvas would be
+        allocated while the model holds its own copy of the photo (at 48 MP two 144 MB
+        images at once), so it is made after the model, in ``render``."""
         source = background.source()
         if source is None or placement.moves_subject or placement.channels == "alpha":
+            return None
+        if size[0] * size[1] > CANVAS_BESIDE_MAX_PIXELS:
             return None
         return cls(source, size, placement, timings)
 
