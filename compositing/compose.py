@@ -37,14 +37,12 @@ from __future__ import annotations
 
 import math
 import re
-import threading
 from typing import Literal
 
 import numpy as np
 from PIL import Image
 
 from compositing.compose_stats import MAP_CELL, BandMaps, LowRes, stats_factor, upsample
-from compositing.halves import split_rows
 from compositing.imaging import alpha_to_uint8
 from vbgsite.errors import InvalidColor, InvalidOption
 
@@ -205,38 +203,20 @@ def _paste_decontaminated(
     if bbox is None:
         return
     left, y0, right, y1 = bbox
-    maps = _LazyMaps(low, photo.size)
-
-    def strips(first: int, last: int) -> None:  # rows of the box; on two cores if lent
-        for top in range(y0 + first, y0 + last, _STRIP_ROWS):
-            box = (left, top, right, min(y1, top + _STRIP_ROWS))
-            matte = mask.crop(box)
-            matte_array = np.asarray(matte)
-            band = _band(matte_array)
-            if band.size == 0 and target.mode == "RGBA":
-                continue  # the transparent copy already holds these pixels
-            rows = np.asarray(photo.crop(box))
-            maps_now = maps.get() if band.size else None
-            decontaminated = _foreground_rows(rows, matte_array, maps_now, top, left, band)
-            strip = Image.fromarray(decontaminated, "RGB")
-            target.paste(strip, (left, top), None if target.mode == "RGBA" else matte)
-
-    split_rows(strips, y1 - y0, step=_STRIP_ROWS)
-
-
-class _LazyMaps:
-    """F̂/B̂ made once, by the first strip (of either half) with a soft band."""
-
-    def __init__(self, low: LowRes, size: tuple[int, int]) -> None:
-        self.low, self.size = low, size
-        self.maps: BandMaps | None = None
-        self.lock = threading.Lock()
-
-    def get(self) -> BandMaps:
-        with self.lock:
-            if self.maps is None:
-                self.maps = BandMaps(self.low, self.size)
-            return self.maps
+    maps = None
+    for top in range(y0, y1, _STRIP_ROWS):
+        box = (left, top, right, min(y1, top + _STRIP_ROWS))
+        matte = mask.crop(box)
+        matte_array = np.asarray(matte)
+        band = _band(matte_array)
+        if band.size and maps is None:
+            maps = BandMaps(low, photo.size)
+        if band.size == 0 and target.mode == "RGBA":
+            continue  # the transparent copy already holds these pixels
+        rows = np.asarray(photo.crop(box))
+        decontaminated = _foreground_rows(rows, matte_array, maps, top, left, band)
+        strip = Image.fromarray(decontaminated, "RGB")
+        target.paste(strip, (left, top), None if target.mode == "RGBA" else matte)
 
 
 def estimate_foreground(

@@ -26,7 +26,6 @@ from django.conf import settings
 from django.db import connections
 from PIL import Image
 
-from compositing import halves
 from compositing.compose import compose_image
 from compositing.imaging import encode_image, make_thumbnail
 from compositing.mattes import alpha_to_png
@@ -101,7 +100,6 @@ class Engine:
 
 
 def _configure() -> None:
-    _lend_side_thread()
     threads = settings.VBG_TORCH_THREADS if _threads_override is None else _threads_override
     configure(model_dir=settings.VBG_MODEL_DIR, threads=threads, device=device_name())
 
@@ -172,11 +170,6 @@ def compute_beside[T](function: Callable[..., T], /, *args: Any, **kwargs: Any) 
     except Exception as exc:  # delivered by result(), as from a thread
         done.set_exception(exc)
     return done
-
-
-def _lend_side_thread() -> None:
-    """The row-wise full-resolution passes (``compositing.halves``) use the side thread."""
-    halves.lend_thread(compute_beside)
 
 
 def _run_beside[T](in_slot: bool, function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:

@@ -32,8 +32,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from compositing.halves import split_rows
-
 # Rows per strip are chosen so a strip's float working set stays around this many bytes.
 _STRIP_BYTES = 8 << 20
 # With a guide, strips are also at most this many rows: the formula runs on the columns where
@@ -264,42 +262,21 @@ def _apply_guided(rgb: np.ndarray, coefficients: np.ndarray, out: np.ndarray) ->
     x0, x1, wx = _bilinear_taps(width, w)
     all_y0, all_y1, all_wy = _bilinear_taps(height, h)
     strip = max(8, min(_SKIP_STRIP_ROWS, _STRIP_BYTES // max(width * 4 * 8, 1)))
-
-    taps = (x0, x1, wx, all_y0, all_y1, all_wy)
-
-    def strips(first: int, last: int) -> None:  # on two cores when a thread is lent
-        for start in range(first, last, strip):
-            stop = min(start + strip, last)
-            _apply_strip(rgb, coefficients, out, fill, uncertain, start, stop, taps)
-
-    split_rows(strips, height, step=strip)
-
-
-def _apply_strip(
-    rgb: np.ndarray,
-    coefficients: np.ndarray,
-    out: np.ndarray,
-    fill: np.ndarray,
-    uncertain: np.ndarray,
-    start: int,
-    stop: int,
-    taps: tuple[np.ndarray, ...],
-) -> None:
-    """Rows [start, stop) of :func:`_apply_guided`."""
-    x0, x1, wx, all_y0, all_y1, all_wy = taps
-    y0, y1, wy = all_y0[start:stop], all_y1[start:stop], all_wy[start:stop]
-    top = y0[0]  # the strip reads grid rows top..y1[-1], each at least once
-    rows = out[start:stop]
-    rows[:] = np.take(fill[top : y0[-1] + 1], x0, axis=1)[y0 - top]
-    columns = np.flatnonzero(uncertain[top : y0[-1] + 1].any(0)[x0])
-    if columns.size:
-        rows[:, columns] = _formula(
-            np.take(rgb[start:stop], columns, axis=1),
-            coefficients[:, top : y1[-1] + 1],
-            (y0 - top, y1 - top, wy[:, None]),
-            (x0[columns], x1[columns], wx[columns]),
-            out.dtype == np.uint8,
-        )
+    for start in range(0, height, strip):
+        stop = min(start + strip, height)
+        y0, y1, wy = all_y0[start:stop], all_y1[start:stop], all_wy[start:stop]
+        top = y0[0]  # the strip reads grid rows top..y1[-1], each at least once
+        rows = out[start:stop]
+        rows[:] = np.take(fill[top : y0[-1] + 1], x0, axis=1)[y0 - top]
+        columns = np.flatnonzero(uncertain[top : y0[-1] + 1].any(0)[x0])
+        if columns.size:
+            rows[:, columns] = _formula(
+                np.take(rgb[start:stop], columns, axis=1),
+                coefficients[:, top : y1[-1] + 1],
+                (y0 - top, y1 - top, wy[:, None]),
+                (x0[columns], x1[columns], wx[columns]),
+                out.dtype == np.uint8,
+            )
 
 
 def _formula(

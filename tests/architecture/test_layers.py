@@ -23,7 +23,6 @@ PURE = (
     "compositing.imaging",
     "compositing.mattes",
     "compositing.jpeg_strip",
-    "compositing.halves",
     "compositing.compose",
     "compositing.compose_stats",
     "compositing.placement",
