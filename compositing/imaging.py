@@ -28,6 +28,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 from typing import IO, Literal
 
+import cv2
 import numpy as np
 from PIL import Image, ImageCms, ImageFile, UnidentifiedImageError
 
@@ -433,6 +434,28 @@ def encode_image(
     return out.getvalue()
 
 
+# After the integer box reduction, a shrink by at most this much is left to a plain cubic
+# resize (OpenCV): too little to alias, and ~10x quicker than Pillow's filtered resize.
+_CUBIC_MAX_RATIO = 1.25
+
+
+def _shrink(pil: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """``pil`` shrunk to ``size``: box-averaged by the largest whole factor first (cheap,
+    exact), then the rest. Measured against a Lanczos resize of the full image at 864x1152
+    -> 360x480: 2.3 ms and 2.3/255 mean difference (Pillow's bicubic after a 2x box: 5.9 ms
+    and 2.8/255). RGBA (and shrinks left above 1.25x) keep Pillow's resize, which weighs
+    colours by alpha and filters the whole footprint."""
+    factor = int(min(pil.width / size[0], pil.height / size[1]))
+    if factor > 1:
+        pil = pil.reduce(factor)
+    if pil.size == size:
+        return pil
+    ratio = max(pil.width / size[0], pil.height / size[1])
+    if pil.mode in ("RGB", "L") and ratio <= _CUBIC_MAX_RATIO:
+        return Image.fromarray(cv2.resize(np.asarray(pil), size, interpolation=cv2.INTER_CUBIC))
+    return pil.resize(size, Image.Resampling.BICUBIC)
+
+
 def make_thumbnail(
     image: np.ndarray | Image.Image,
     max_side: int,
@@ -449,11 +472,7 @@ def make_thumbnail(
     scale = min(1.0, max_side / max(width, height))
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     if size != pil.size:
-        factor = 2 * int(min(pil.width / size[0], pil.height / size[1]) // 2)
-        if factor:  # box-average to at most 2x first: 1 MP 13 -> 4 ms, no visible change
-            pil = pil.reduce(factor)
-        # Bicubic: 1.5 ms less than Lanczos at 1 MP, 1.3/255 mean difference at 480 px.
-        pil = pil.resize(size, Image.Resampling.BICUBIC, reducing_gap=3.0)
+        pil = _shrink(pil, size)
     if fmt is None:
         fmt = "webp" if pil.mode == "RGBA" else "jpg"
     return encode_image(pil, fmt, quality=quality)

@@ -344,6 +344,23 @@ def test_thumbnail_fits_the_box_and_never_enlarges():
         assert thumb.mode == "RGBA"
 
 
+@pytest.mark.parametrize(
+    "size, box", [((864, 1152), 480), ((1000, 700), 480), ((2048, 1536), 300), ((700, 500), 480)]
+)
+def test_thumbnail_pixels_match_a_filtered_resize(size, box):
+    """Whichever way it shrinks (whole-factor box, then a short cubic step or Pillow's
+    filtered resize), the thumbnail is within a few levels of a Lanczos resize."""
+    picture = astronaut().resize(size, Image.Resampling.LANCZOS)
+    scale = box / max(size)
+    expected_size = (round(size[0] * scale), round(size[1] * scale))
+    expected = np.asarray(picture.resize(expected_size, Image.Resampling.LANCZOS), np.float32)
+    with Image.open(io.BytesIO(make_thumbnail(picture, box, fmt="png"))) as thumb:
+        assert thumb.size == expected_size
+        difference = np.abs(np.asarray(thumb.convert("RGB"), np.float32) - expected)
+    assert difference.mean() < 4.0  # (a box filter is softer than Lanczos: 3.2 at 6.8x)
+    assert np.percentile(difference, 99) < 40
+
+
 # ------------------------------------------------------------------------------ masks
 
 
