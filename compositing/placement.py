@@ -28,7 +28,12 @@ from typing import Protocol
 import numpy as np
 from PIL import Image
 
-from compositing.compose import blurred_background_image, compose_image, estimate_foreground
+from compositing.compose import (
+    blurred_background_image,
+    compose_image,
+    cover_filter,
+    estimate_foreground,
+)
 from compositing.imaging import alpha_to_uint8
 
 Box = tuple[float, float, float, float]
@@ -143,7 +148,8 @@ def background_canvas(
 ) -> Image.Image:
     """``image`` (RGB, any size) covering the canvas with focus, zoom and mirror: RGB WxH."""
     box = background_box(image.size, canvas, placement)
-    out = image.convert("RGB").resize(canvas, Image.Resampling.LANCZOS, box=box, reducing_gap=2.0)
+    resample = cover_filter(box, canvas)
+    out = image.convert("RGB").resize(canvas, resample, box=box, reducing_gap=2.0)
     if placement.background_mirror:
         out = out.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
     return out
