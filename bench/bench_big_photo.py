@@ -9,10 +9,10 @@ built-in background, encode, store: what a web worker does for ``POST
 /api/v1/composites/``), against a fresh SQLite database and media folder in a temporary
 directory. Printed per size: the service time (``timings.total_ms``, median of ``--runs``)
 and its ratio to the reference measured in the same run (Pillow's decode + JPEG q90
-encode of the same bytes), the stages, and the peak memory of the composite above the
-process's resident size before it (``VmHWM`` after resetting it through
-``/proc/self/clear_refs``; Linux only). The issue's targets: 1 MP and 12 MP at <= 4x the
-reference; 48 MP within 5 s and +400 MB.
+encode of the same bytes, its buffers reused: see ``bench_load.reference_pair``), the
+stages, and the peak memory of the composite above the process's resident size before it
+(``VmHWM`` after resetting it through ``/proc/self/clear_refs``; Linux only). The issue's
+targets: 1 MP and 12 MP at <= 4x the reference; 48 MP within 5 s and +400 MB.
 """
 
 from __future__ import annotations
