@@ -31,8 +31,8 @@ from PIL import Image
 from compositing.compose import (
     blurred_background_image,
     compose_image,
-    cover_filter,
     estimate_foreground,
+    resize_box,
 )
 from compositing.imaging import alpha_to_uint8
 
@@ -148,8 +148,7 @@ def background_canvas(
 ) -> Image.Image:
     """``image`` (RGB, any size) covering the canvas with focus, zoom and mirror: RGB WxH."""
     box = background_box(image.size, canvas, placement)
-    resample = cover_filter(box, canvas)
-    out = image.convert("RGB").resize(canvas, resample, box=box, reducing_gap=2.0)
+    out = resize_box(image.convert("RGB"), canvas, box)
     if placement.background_mirror:
         out = out.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
     return out

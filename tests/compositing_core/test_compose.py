@@ -14,6 +14,7 @@ from compositing.compose import (
     cover_image,
     estimate_foreground,
     parse_color,
+    resize_box,
 )
 from compositing.compose_stats import LowRes, _premultiplied, _smooth, stats_factor
 from compositing.imaging import alpha_to_uint8
@@ -73,12 +74,33 @@ def test_cover_enlarges_with_bicubic_and_shrinks_with_lanczos():
     assert cover_filter((0, 0, 400, 300), (400, 300)) == Image.Resampling.BICUBIC
     assert cover_filter((0, 0, 800, 600), (400, 300)) == Image.Resampling.LANCZOS
     assert cover_filter((0, 0, 800, 300), (400, 600)) == Image.Resampling.LANCZOS  # one shrinks
-    # Enlarging, the quicker filter gives (almost) the same pixels as Lanczos.
+    # Enlarging, the quicker path (OpenCV's cubic) gives almost the same pixels as Lanczos.
     source = astronaut()
     box = (56.0, 0.0, 456.0, 512.0)
     out = np.asarray(cover_image(source, 900, 1152), np.float32)
     lanczos = source.resize((900, 1152), Image.Resampling.LANCZOS, box=box)
-    assert np.abs(out - np.asarray(lanczos, np.float32)).mean() < 1.0  # 0.6 on this sharp photo
+    assert np.abs(out - np.asarray(lanczos, np.float32)).mean() < 1.0  # a sharp photo
+    smooth = source.filter(ImageFilter.GaussianBlur(3))
+    out = np.asarray(cover_image(smooth, 900, 1152), np.float32)
+    lanczos = smooth.resize((900, 1152), Image.Resampling.LANCZOS, box=box)
+    assert np.abs(out - np.asarray(lanczos, np.float32)).mean() < 0.5
+
+
+@pytest.mark.parametrize(
+    "box",
+    [
+        (0.0, 0.0, 512.0, 512.0),  # the whole image
+        (311.7, 297.3, 512.0, 512.0),  # flush with the far edges
+        (0.4, 0.6, 100.9, 77.2),
+    ],
+)
+def test_resize_box_enlarges_exactly_the_box(box):
+    source = astronaut().filter(ImageFilter.GaussianBlur(2))
+    size = (round((box[2] - box[0]) * 3.3), round((box[3] - box[1]) * 3.3))
+    out = resize_box(source, size, box)
+    assert out.size == size and out.mode == "RGB"
+    expected = source.resize(size, Image.Resampling.BICUBIC, box=box)
+    assert np.abs(np.asarray(out, np.float32) - np.asarray(expected, np.float32)).mean() < 0.5
 
 
 # ------------------------------------------------------------------------------ modes
