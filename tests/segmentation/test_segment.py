@@ -87,3 +87,16 @@ def test_fifty_megapixel_photo(segmenter_ready):
     assert alpha.shape == (5773, 8660)
     reduced = np.asarray(Image.fromarray(alpha).resize((864, 576), Image.BILINEAR))
     assert iou(reduced, segment(small)) > 0.95
+
+
+@pytest.mark.parametrize("size", [(1, 1), (37, 300), (640, 128), (513, 129)])
+def test_rgb_photos_become_exactly_their_pixels(size):
+    """An RGB photo reaches the model as an array of exactly its pixels (copied in strips
+    of rows, whatever the height), writable and C-contiguous."""
+    from compositing.segmentation.image_input import image_to_rgb
+
+    rng = np.random.default_rng(size[0])
+    pixels = rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
+    rgb = image_to_rgb(Image.fromarray(pixels))
+    assert rgb.dtype == np.uint8 and rgb.flags.c_contiguous and rgb.flags.writeable
+    assert np.array_equal(rgb, pixels)
