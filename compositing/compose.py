@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from typing import Literal
 
 import numpy as np
@@ -288,6 +289,50 @@ def _paste_decontaminated(
         decontaminated = _foreground_rows(rows, matte_array, maps, top, left, band)
         strip = Image.fromarray(decontaminated, "RGB")
         target.paste(strip, (left, top), None if target.mode == "RGBA" else matte)
+
+
+def compose_onto_photo(
+    photo: Image.Image,
+    alpha: np.ndarray | Image.Image,
+    canvas_rows: Callable[[int, int], Image.Image],
+    *,
+    decontaminate: bool = True,
+) -> Image.Image:
+    """Mode "image" painted into ``photo`` itself, which the caller gives up (RGB; it is
+    returned, now the result): the same pixels as ``compose_image(photo, alpha,
+    mode="image", background=canvas)``, without a canvas the photo's size.
+
+    ``canvas_rows(top, bottom)`` gives rows [top, bottom) of the covered background (a new
+    RGB image, the photo's width). Strip by strip, top to bottom: the photo's rows are
+    decontaminated and pasted through the matte onto those background rows, which are then
+    written back over the photo's rows (the statistics for decontamination are taken from
+    the whole photo first). At 48 MP this leaves out the canvas (192 MB in Pillow)."""
+    photo_image = _to_rgb_image(photo, "photo")
+    if photo_image is not photo:
+        raise ValueError("compose_onto_photo paints into an RGB image")
+    width, height = photo.size
+    mask = _mask_image(alpha, photo.size)
+    low = LowRes(photo, mask, stats_factor(photo.size)) if decontaminate else None
+    bbox = mask.getbbox()
+    maps = None
+    for top in range(0, height, _STRIP_ROWS):
+        bottom = min(height, top + _STRIP_ROWS)
+        strip = canvas_rows(top, bottom)
+        if strip.size != (width, bottom - top) or strip.mode != "RGB":
+            raise ValueError(f"canvas rows {top}..{bottom} came back {strip.mode} {strip.size}")
+        if bbox is not None and top < bbox[3] and bottom > bbox[1]:
+            box = (bbox[0], top, bbox[2], bottom)
+            matte = mask.crop(box)
+            rows = np.asarray(photo.crop(box))
+            if decontaminate:
+                matte_array = np.asarray(matte)
+                band = _band(matte_array)
+                if band.size and maps is None:
+                    maps = BandMaps(low, photo.size)
+                rows = _foreground_rows(rows, matte_array, maps, top, bbox[0], band)
+            strip.paste(Image.fromarray(rows, "RGB"), (bbox[0], 0), matte)
+        photo.paste(strip, (0, top))
+    return photo
 
 
 def estimate_foreground(

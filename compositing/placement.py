@@ -22,6 +22,8 @@ Coordinates are floats in pixels; a box is ``(left, top, right, bottom)``.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -31,6 +33,8 @@ from PIL import Image
 from compositing.compose import (
     blurred_background_image,
     compose_image,
+    compose_onto_photo,
+    cover_filter,
     estimate_foreground,
     resize_box,
 )
@@ -44,6 +48,10 @@ SUBJECT_ALPHA = 26
 # blur_strength 1..100 -> Gaussian sigma as a share of the photo's long side per unit.
 # "light" (25) is the studio's long-standing default blur, 1.5 % of the long side.
 BLUR_SHARE_PER_UNIT = 0.0006
+# Photos over this many pixels that the caller gives up are painted on in place rather
+# than onto a canvas (``render``'s photo_owned): at 48 MP the canvas is 192 MB in Pillow.
+# Smaller ones keep the canvas, which can be covered beside the model or cached.
+PAINT_ON_PHOTO_MIN_PIXELS = 16_000_000
 BLUR_LIGHT, BLUR_STRONG = 25, 60
 
 
@@ -154,6 +162,38 @@ def background_canvas(
     return out
 
 
+def background_rows(
+    image: Image.Image, canvas: tuple[int, int], placement: Placement
+) -> Callable[[int, int], Image.Image]:
+    """``rows(top, bottom)``: those rows of ``background_canvas(image, canvas, placement)``
+    made on their own (RGB, the canvas's width), for painting a big photo in place
+    (``compose.compose_onto_photo``) without the whole canvas.
+
+    Each call resizes a band of the image's rows the way one resize of the whole box does
+    (Pillow's horizontal pass, then its vertical pass over the canvas rows asked for, at
+    the box's scale), so the rows are exactly those of that resize. Without the box
+    pre-reduction, which would be aligned to each band."""
+    box = background_box(image.size, canvas, placement)
+    resample = cover_filter(box, canvas)
+    rgb = image.convert("RGB")
+    width, height = canvas
+    step = (box[3] - box[1]) / height  # source rows per canvas row
+    reach = math.ceil(3 * max(1.0, step)) + 1  # the filter's reach in source rows, and one
+
+    def rows(top: int, bottom: int) -> Image.Image:
+        y0, y1 = box[1] + top * step, box[1] + bottom * step
+        first = max(0, math.floor(y0) - reach)
+        last = min(rgb.height, math.ceil(y1) + reach)
+        band = rgb.crop((0, first, rgb.width, last))
+        band = band.resize((width, last - first), resample, box=(box[0], 0, box[2], last - first))
+        out = band.resize((width, bottom - top), resample, box=(0, y0 - first, width, y1 - first))
+        if placement.background_mirror:
+            out = out.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+        return out
+
+    return rows
+
+
 def layer_paste_box(
     photo_size: tuple[int, int], region: Box, rect: Box, canvas: tuple[int, int]
 ) -> tuple[tuple[int, int, int, int], Box] | None:
@@ -212,6 +252,21 @@ class CanvasSource(Protocol):
         paint on); a canvas that is not (a cached one, shared) is read, never modified."""
         ...
 
+    def rows(
+        self, canvas: tuple[int, int], placement: Placement
+    ) -> Callable[[int, int], Image.Image]:
+        """``background_rows`` of its image: the canvas made a few rows at a time."""
+        ...
+
+
+def canvas_rows(
+    background: Image.Image | CanvasSource, canvas: tuple[int, int], placement: Placement
+) -> Callable[[int, int], Image.Image]:
+    """``covered_canvas`` a few rows at a time (see ``background_rows``)."""
+    if isinstance(background, Image.Image):
+        return background_rows(background, canvas, placement)
+    return background.rows(canvas, placement)
+
 
 def covered_canvas(
     background: Image.Image | CanvasSource, canvas: tuple[int, int], placement: Placement
@@ -232,6 +287,7 @@ def render(
     background: Image.Image | CanvasSource | None = None,
     color: tuple[int, int, int] | None = None,
     keep_background: bool = True,
+    photo_owned: bool = False,
 ) -> tuple[Image.Image, Image.Image | None]:
     """The saved result for these options: (image, the background canvas behind the person).
 
@@ -241,6 +297,9 @@ def render(
     keep_background: False when the caller does not need the canvas back (it is then
     None): the person is painted straight onto a canvas made for this call instead of a
     copy of it (a 48 MP canvas is 144 MB).
+    photo_owned: the caller gives up ``photo``: over ``PAINT_ON_PHOTO_MIN_PIXELS``, mode
+    image without keep_background or a moved subject is painted into the photo itself, the
+    background covered a few rows at a time (``compose.compose_onto_photo``): no canvas.
     The image is RGB (RGBA for transparent; L, the matte alone, for channels "alpha").
     Without placement the result is ``compose_image``'s, unchanged.
     """
@@ -249,6 +308,17 @@ def render(
         return place_subject(photo, mask, placement)[1] if placement.moves_subject else mask, None
     radius = blur_sigma(placement.blur_strength, photo.size)
     canvas_bg, owned = None, False
+    if (
+        photo_owned
+        and mode == "image"
+        and background is not None
+        and not keep_background
+        and not placement.moves_subject
+        and photo.mode == "RGB"
+        and photo.width * photo.height > PAINT_ON_PHOTO_MIN_PIXELS
+    ):
+        rows = canvas_rows(background, photo.size, placement)
+        return compose_onto_photo(photo, mask, rows), None
     if not placement.moves_subject:
         if mode == "image" and background is not None:
             canvas_bg, owned = covered_canvas(background, photo.size, placement)

@@ -20,6 +20,7 @@ saying so (``composite_notices``).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import IO, Any
@@ -31,7 +32,7 @@ from backgrounds.services import background_delete, background_upload
 from compositing import imaging
 from compositing.compose import parse_color
 from compositing.models import Composite
-from compositing.placement import Placement, background_canvas
+from compositing.placement import Placement, background_canvas, background_rows
 from compositing.services.background_cache import cached_canvas
 from compositing.services.stored_files import FileData, Undo, stored_file_read
 from compositing.services.uploads import (
@@ -115,6 +116,12 @@ class _LibraryCanvases:
             placement.background_mirror,
         )
         return cached_canvas(key, lambda: background_canvas(self._image(), size, placement))
+
+    def rows(
+        self, size: tuple[int, int], placement: Placement
+    ) -> Callable[[int, int], Image.Image]:
+        """The canvas a few rows at a time, for a photo painted in place (not cached)."""
+        return background_rows(self._image(), size, placement)
 
     def _image(self) -> Image.Image:
         if self._decoded is None:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -36,7 +36,13 @@ from PIL import Image
 from compositing import imaging
 from compositing.engine import compute_beside, compute_slot, get_engine, person_in_photo
 from compositing.models import Composite
-from compositing.placement import CanvasSource, Placement, covered_canvas, render
+from compositing.placement import (
+    CanvasSource,
+    Placement,
+    canvas_rows,
+    covered_canvas,
+    render,
+)
 from compositing.services.background_choice import (
     BackgroundChoice,
     ResolvedBackground,
@@ -159,6 +165,7 @@ def composite_create(
         background=background,
         files=cut.files,
         canvas=canvas,
+        photo_owned=True,
     )
 
 
@@ -378,6 +385,11 @@ class _CanvasBeside:
             return self.ready.result()
         return covered_canvas(self.source, size, placement)
 
+    def rows(
+        self, size: tuple[int, int], placement: Placement
+    ) -> Callable[[int, int], Image.Image]:
+        return canvas_rows(self.source, size, placement)
+
 
 def _segment(image: Image.Image) -> tuple[np.ndarray, str]:
     """The 8-bit matte (uint8 HxW, 255 = person) of ``image``, and the name of the model
@@ -407,12 +419,19 @@ def _render_and_save(
     background: ResolvedBackground,
     files: dict[str, FileData | Future[FileData]],
     canvas: CanvasSource | None = None,
+    photo_owned: bool = False,
 ) -> Composite:
     """Compose and encode (picture RGB WxH, alpha uint8 HxW or float32 0..1), then store every
     file (``files``: the source and mask, possibly still being encoded beside) and insert
     the row; on any failure delete what was written. ``canvas``: the background's canvas,
-    being covered beside (``_CanvasBeside``)."""
+    being covered beside (``_CanvasBeside``). ``photo_owned``: the caller gives up
+    ``picture``, which a big photo's result may then be painted into (``render``)."""
     timings, choice = request.timings, request.choice
+    source = files.get("source")
+    if photo_owned and isinstance(source, Future):
+        # The source file may still be encoding from the picture beside: done before the
+        # picture can be painted over.
+        source.result()
     with compute_slot(), timed(timings, "compose_ms"):
         result, covered = render(
             picture,
@@ -423,6 +442,7 @@ def _render_and_save(
             # Only a one-off upload is stored with the composite, as covered here.
             keep_background=background.image is not None,
             color=choice.color_rgb,
+            photo_owned=photo_owned,
         )
     with compute_slot():
         result_file, thumbnail_file = _encode_result(result, request.fmt, timings)

@@ -266,3 +266,42 @@ def test_full_library_still_composites_and_says_the_background_was_not_saved(
     assert "kept with this composite only" in notice
     stored = Composite.objects.get(pk=composite.pk)
     assert stored.background_image.name == composite.background_image.name
+
+
+@pytest.mark.parametrize("side_threads", [0, 1])
+def test_a_big_photo_painted_in_place_keeps_its_source_and_looks_the_same(
+    user, builtin_background, real_model, tmp_media, monkeypatch, settings, side_threads
+):
+    """Over ``PAINT_ON_PHOTO_MIN_PIXELS`` (lowered here to this photo) the person is painted
+    into the decoded photo itself; the stored source is still the photo as uploaded (a PNG
+    is re-encoded from the decoded picture, beside the model with a side thread), and the
+    result is the canvas path's, within OpenCV's and Pillow's cubic."""
+    from compositing import engine, placement
+
+    settings.VBG_SIDE_THREADS = side_threads
+    monkeypatch.setattr(engine, "_beside", None)  # a pool of that many threads
+    photo = astronaut()
+    data = io.BytesIO()
+    photo.save(data, "PNG")
+
+    def make():
+        return composite_create(
+            user=user,
+            photo=upload(data.getvalue(), "portrait.png", "image/png"),
+            mode="image",
+            background_id=builtin_background.pk,
+        )
+
+    on_canvas = make()
+    monkeypatch.setattr(placement, "PAINT_ON_PHOTO_MIN_PIXELS", 100_000)
+    in_place = make()
+    # The source (a PNG: re-encoded as JPEG from the decoded picture) is the canvas path's,
+    # byte for byte: encoded before the picture was painted over.
+    with in_place.source.open("rb") as a, on_canvas.source.open("rb") as b:
+        assert a.read() == b.read()
+    source = np.asarray(read(in_place.source).convert("RGB"), np.float32)
+    assert np.abs(source - np.asarray(photo, np.float32)).mean() < 2.0
+    assert np.array_equal(mask_of(in_place), mask_of(on_canvas))
+    painted = np.asarray(read(in_place.result).convert("RGB"), np.float32)
+    expected = np.asarray(read(on_canvas.result).convert("RGB"), np.float32)
+    assert np.abs(painted - expected).mean() < 1.0
