@@ -66,8 +66,10 @@ def test_two_workers_drain_one_redis_queue(user, redis_queue, start_worker, tmp_
     composites = [create(user, clip.path) for clip in clips]
     workers = [start_worker(**redis_queue), start_worker(**redis_queue)]
     wait_for(
-        lambda: Composite.objects.filter(status="done").count() == len(composites)
-        and all(task["status"] == "SUCCESSFUL" for task in video_tasks()),
+        lambda: (
+            Composite.objects.filter(status="done").count() == len(composites)
+            and all(task["status"] == "SUCCESSFUL" for task in video_tasks())
+        ),
         timeout=300,
         what="both workers to finish every job",
         worker=workers[0],
@@ -127,8 +129,10 @@ def test_a_killed_workers_job_is_finished_by_the_next_worker_on_redis(
     # The composite is marked done a moment before the worker records its task as
     # finished: wait for both.
     wait_for(
-        lambda: Composite.objects.get(pk=composite.pk).status == "done"
-        and sorted(task["status"] for task in video_tasks()) == ["FAILED", "SUCCESSFUL"],
+        lambda: (
+            Composite.objects.get(pk=composite.pk).status == "done"
+            and sorted(task["status"] for task in video_tasks()) == ["FAILED", "SUCCESSFUL"]
+        ),
         timeout=180,
         what="the next worker to finish the job",
         worker=second,
