@@ -44,7 +44,7 @@ import numpy as np
 from PIL import Image
 
 from compositing.compose_stats import MAP_CELL, BandMaps, LowRes, stats_factor, upsample
-from compositing.imaging import alpha_to_uint8
+from compositing.mattes import matte_image
 from vbgsite.errors import InvalidColor, InvalidOption
 
 Mode = Literal["image", "color", "blur", "transparent"]
@@ -194,7 +194,7 @@ def _mask_image(alpha: np.ndarray | Image.Image, size: tuple[int, int]) -> Image
         array = np.asarray(alpha)
         if array.ndim != 2:
             raise ValueError(f"alpha must be HxW, got shape {array.shape}")
-        mask = Image.fromarray(np.ascontiguousarray(alpha_to_uint8(array)), "L")
+        mask = matte_image(array)
     if mask.size != size:
         raise ValueError(f"alpha is {mask.size[0]}x{mask.size[1]}, photo is {size[0]}x{size[1]}")
     return mask

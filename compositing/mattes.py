@@ -27,6 +27,16 @@ def alpha_to_uint8(alpha: np.ndarray) -> np.ndarray:
     return out
 
 
+def matte_image(alpha: np.ndarray) -> Image.Image:
+    """The 8-bit matte of ``alpha`` (float 0..1 or uint8 HxW) as an "L" image that shares
+    the uint8 array's memory (Pillow maps the buffer; no copy: 48 MB at 48 MP). Read it
+    (paste through it, crop, reduce), never paint on it: Pillow copies a mapped image
+    before changing it."""
+    matte = np.ascontiguousarray(alpha_to_uint8(alpha))
+    height, width = matte.shape
+    return Image.frombuffer("L", (width, height), matte, "raw", "L", 0, 1)
+
+
 def alpha_to_png(alpha: np.ndarray) -> bytes:
     """alpha: float32 HxW in 0..1 (or uint8) -> 8-bit greyscale PNG bytes (255 = person).
 

@@ -38,7 +38,7 @@ from compositing.compose import (
     estimate_foreground,
     resize_box,
 )
-from compositing.imaging import alpha_to_uint8
+from compositing.mattes import alpha_to_uint8, matte_image
 
 Box = tuple[float, float, float, float]
 
@@ -303,7 +303,7 @@ def render(
     The image is RGB (RGBA for transparent; L, the matte alone, for channels "alpha").
     Without placement the result is ``compose_image``'s, unchanged.
     """
-    mask = Image.fromarray(alpha_to_uint8(alpha), "L")
+    mask = matte_image(alpha)
     if placement.channels == "alpha":
         return place_subject(photo, mask, placement)[1] if placement.moves_subject else mask, None
     radius = blur_sigma(placement.blur_strength, photo.size)

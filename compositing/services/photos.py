@@ -385,9 +385,7 @@ class _CanvasBeside:
             return self.ready.result()
         return covered_canvas(self.source, size, placement)
 
-    def rows(
-        self, size: tuple[int, int], placement: Placement
-    ) -> Callable[[int, int], Image.Image]:
+    def rows(self, size: tuple[int, int], placement: Placement) -> Callable[..., Image.Image]:
         return canvas_rows(self.source, size, placement)
 
 
@@ -424,14 +422,11 @@ def _render_and_save(
     """Compose and encode (picture RGB WxH, alpha uint8 HxW or float32 0..1), then store every
     file (``files``: the source and mask, possibly still being encoded beside) and insert
     the row; on any failure delete what was written. ``canvas``: the background's canvas,
-    being covered beside (``_CanvasBeside``). ``photo_owned``: the caller gives up
-    ``picture``, which a big photo's result may then be painted into (``render``)."""
+    being covered beside (``_CanvasBeside``). ``photo_owned``: ``picture`` is given up
+    (a big photo's result may be painted into it: ``render``)."""
     timings, choice = request.timings, request.choice
-    source = files.get("source")
-    if photo_owned and isinstance(source, Future):
-        # The source file may still be encoding from the picture beside: done before the
-        # picture can be painted over.
-        source.result()
+    if photo_owned and isinstance(files.get("source"), Future):
+        files["source"].result()  # encoded from the picture beside: done before painting it
     with compute_slot(), timed(timings, "compose_ms"):
         result, covered = render(
             picture,

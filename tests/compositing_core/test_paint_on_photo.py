@@ -93,3 +93,15 @@ def test_render_paints_an_owned_big_photo_in_place(placement, monkeypatch):
     difference = np.abs(np.asarray(result, np.float32) - np.asarray(expected, np.float32))
     assert difference.mean() < 0.5
     assert np.percentile(difference, 99.9) < 24
+
+
+def test_the_matte_image_shares_the_arrays_memory():
+    from compositing.mattes import matte_image
+
+    matte = np.zeros((30, 40), np.uint8)
+    image = matte_image(matte)
+    assert image.mode == "L" and image.size == (40, 30)
+    matte[5, 7] = 200  # no copy: the image sees the array
+    assert image.getpixel((7, 5)) == 200
+    floats = matte_image(np.full((3, 4), 0.5, np.float32))
+    assert np.asarray(floats).tolist() == [[128] * 4] * 3
