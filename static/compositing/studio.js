@@ -46,6 +46,10 @@
     var canvas = form.querySelector("[data-preview-canvas]");
     var frame = form.querySelector("[data-preview]");
     var source = null, backgrounds = {}, uploadUrl = null, uploadImg = null, pending = false;
+    // Held: a saved result is on show. Only the person's own next change draws a preview
+    // again; an image that finishes loading late (a background picked just before Save)
+    // must not replace the result they asked for.
+    var held = false;
     var self = this;
 
     function raw() {
@@ -107,6 +111,7 @@
 
     this.draw = function () {
       pending = false;
+      if (held) return false;
       var picked = choice();
       if (!source || !picked) return false;
       var size = window.vbgPreview.render(canvas, source, picked, raw());
@@ -123,6 +128,7 @@
     };
     this.setSource = function (sourceUrl, maskUrl) {
       source = null;
+      held = false;
       return Promise.all([
         window.vbgPreview.loadImage(sourceUrl),
         window.vbgPreview.loadImage(maskUrl),
@@ -132,9 +138,11 @@
       });
     };
     this.hasSource = function () { return source !== null; };
+    this.hold = function () { held = true; };
     var changed = function (event) {
       // Only the form's own options: not the before/after slider (no name), not the photo.
       if (!event.target.name || event.target.name === "photo") return;
+      held = false;
       var out = form.querySelector('[data-range-output="' + event.target.name + '"]');
       if (out) out.textContent = event.target.value;
       self.schedule();
@@ -418,6 +426,7 @@
   }
 
   function showResult(data) {
+    if (editor) editor.hold();
     showNotices(data.notices);
     resultBox.innerHTML = compareMarkup(data);
     if (window.vbgApplyDataStyles) window.vbgApplyDataStyles(resultBox);

@@ -230,6 +230,42 @@ def test_one_upload_then_previews_then_one_history_entry(
     assert Composite.objects.exclude(pk=saved.pk).get().parent_id == saved.pk
 
 
+def test_a_background_that_arrives_after_save_does_not_hide_the_result(
+    browser_page, live_server, user, real_model, tmp_path
+):
+    """The preview's background can finish loading after Save has shown the result (a slow
+    link, a busy server): the result stays; only the person's next change draws a preview
+    again."""
+    page = browser_page
+    builtin_backgrounds()
+    sign_in(page, live_server, user)
+    picked = page.locator("[data-studio] input[name=background]:checked")
+    image_url = picked.get_attribute("data-image-url")
+    held = []
+    page.route(f"**{image_url}", lambda route: held.append(route))  # held until released
+
+    portrait = tmp_path / "eileen.jpg"
+    astronaut().save(portrait, "JPEG", quality=92)
+    page.set_input_files("input[name=photo]", str(portrait))
+    page.click("[data-submit]")  # waits for the draft (one model run), then saves it
+    after = page.locator("[data-result] img.compare-after")
+    after.wait_for(state="visible")
+    assert len(held) == 1  # the first preview asked for the background; it has not come
+    with page.expect_response(lambda response: response.url.endswith(image_url)):
+        held[0].continue_()
+    page.wait_for_timeout(300)  # the image decodes, then the next animation frames run
+    page.evaluate(
+        "() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))"
+    )
+    assert after.is_visible()
+    assert page.locator("[data-studio] [data-preview]").is_hidden()
+
+    # The next change is the person's own: the preview comes back, with that background.
+    set_controls(page, "[data-studio]", {"scale": "80"})
+    page.locator("[data-studio] [data-preview]").wait_for(state="visible")
+    assert page.locator("[data-result]").is_hidden()
+
+
 @pytest.mark.skipif(not os.environ.get("VBG_SCREENSHOT_DOCS"), reason="VBG_SCREENSHOT_DOCS not set")
 def test_editor_screenshots(browser_page, live_server, user, real_model, tmp_path):
     page = browser_page
