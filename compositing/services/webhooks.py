@@ -17,8 +17,11 @@ after ``VBG_WEBHOOK_BACKOFF_SECONDS`` (10 s, 1 min, 5 min, 30 min, 2 h: six atte
 Redirects are not followed. The host is resolved at send time and every address must be
 public: private, loopback, link-local, multicast and reserved ones are refused (the
 attempt is recorded with the reason), unless ``VBG_WEBHOOK_ALLOW_LOOPBACK`` (tests, local
-development) lets loopback through. Every attempt is a ``WebhookDelivery`` row, shown in
-the job's detail.
+development) lets loopback through. The call itself goes through requests-hardened's
+IP filter, which resolves the host once more, refuses a non-public answer and connects to
+that very address (Host header and TLS name kept): a name that re-resolves to a private
+address after the check (DNS rebinding) is refused, never called. Every attempt is a
+``WebhookDelivery`` row, shown in the job's detail.
 """
 
 from __future__ import annotations
@@ -39,6 +42,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
+from requests_hardened import Config, HTTPSession
+from requests_hardened.ip_filter import InvalidIPAddress
 
 from compositing.models import Composite, WebhookDelivery
 from vbgsite.errors import InvalidOption
@@ -94,19 +99,23 @@ def webhook_deliver(*, composite_id: Any, attempt: int) -> WebhookDelivery | Non
     started = time.perf_counter()
     try:
         _check_destination(composite.callback_url)
-        response = requests.post(
-            composite.callback_url,
-            data=body,
-            headers=_headers(composite.callback_secret, event, body),
-            timeout=settings.VBG_WEBHOOK_TIMEOUT_SECONDS,
-            allow_redirects=False,
-        )
+        with _session() as session:
+            response = session.post(
+                composite.callback_url,
+                data=body,
+                headers=_headers(composite.callback_secret, event, body),
+                timeout=settings.VBG_WEBHOOK_TIMEOUT_SECONDS,
+                allow_redirects=False,
+            )
         delivery.status_code = response.status_code
         delivery.delivered = 200 <= response.status_code < 300
         if not delivery.delivered:
             delivery.error = f"answered {response.status_code}"
     except _Refused as refused:
         delivery.error = str(refused)
+    except InvalidIPAddress as address:  # re-resolved to a non-public address since the check
+        host = urlsplit(composite.callback_url).hostname
+        delivery.error = f"refused: {host} resolves to non-public {address}"
     except requests.RequestException as error:
         delivery.error = f"{type(error).__name__}: {error}"[:500]
     delivery.duration_ms = round((time.perf_counter() - started) * 1000, 1)
@@ -152,6 +161,18 @@ def _payload(composite: Composite, event: str) -> dict[str, Any]:
         "result_url": f"{url}result/" if done else None,
         "finished": composite.finished_at.isoformat() if composite.finished_at else None,
     }
+
+
+def _session() -> HTTPSession:
+    """A requests session whose connections are pinned to a checked public address."""
+    return HTTPSession(
+        Config(
+            ip_filter_enable=True,
+            ip_filter_allow_loopback_ips=settings.VBG_WEBHOOK_ALLOW_LOOPBACK,
+            never_redirect=True,
+            default_timeout=settings.VBG_WEBHOOK_TIMEOUT_SECONDS,
+        )
+    )
 
 
 def _check_destination(url: str) -> None:

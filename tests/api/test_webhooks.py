@@ -11,11 +11,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
+import urllib3.util.connection
 from django.core.files.base import ContentFile
 
 from compositing.models import Composite, WebhookDelivery
@@ -199,6 +201,69 @@ def test_private_and_link_local_addresses_are_refused(hooks, user, url):
 
     assert not delivery.delivered and delivery.status_code is None
     assert delivery.error.startswith("refused:")
+
+
+PUBLIC = "93.184.215.14"  # a global unicast address (nothing here connects to it)
+
+
+def rebinding_dns(monkeypatch, answers: list[str]) -> list[str]:
+    """``hooks.example.com`` resolves to ``answers`` in turn (the last one from then on),
+    as a name whose owner flips its DNS record between lookups; other names as usual.
+    Returns the log of the names looked up."""
+    real = socket.getaddrinfo
+    looked_up: list[str] = []
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        if host != "hooks.example.com":
+            return real(host, port, *args, **kwargs)
+        looked_up.append(host)
+        address = answers[min(len(looked_up), len(answers)) - 1]
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return looked_up
+
+
+def test_a_name_that_rebinds_to_loopback_after_the_check_is_refused(
+    hooks, user, receiver, monkeypatch
+):
+    """The check sees a public address, the call would see 127.0.0.1 (where the receiver
+    listens): refused and recorded, never called."""
+    hook = receiver()
+    hooks.VBG_WEBHOOK_ALLOW_LOOPBACK = False
+    hooks.VBG_WEBHOOK_BACKOFF_SECONDS = []
+    looked_up = rebinding_dns(monkeypatch, [PUBLIC, "127.0.0.1"])
+    port = hook.server.server_address[1]
+    composite = ended_job(user, f"http://hooks.example.com:{port}/hook", "s")
+
+    delivery = webhook_deliver(composite_id=composite.pk, attempt=1)
+
+    assert hook.calls == []
+    assert not delivery.delivered and delivery.status_code is None
+    assert delivery.error == "refused: hooks.example.com resolves to non-public 127.0.0.1"
+    assert len(looked_up) == 2  # the check, then the call's own lookup (which it pins)
+
+
+def test_the_call_connects_to_the_address_it_checked(hooks, user, monkeypatch):
+    """No third lookup between the filter and the connection: the socket goes to the
+    checked address itself, with the name kept in the Host header."""
+    hooks.VBG_WEBHOOK_ALLOW_LOOPBACK = False
+    hooks.VBG_WEBHOOK_BACKOFF_SECONDS = []
+    looked_up = rebinding_dns(monkeypatch, [PUBLIC, PUBLIC, "127.0.0.1"])
+    connected: list[tuple] = []
+
+    def create_connection(address, *args, **kwargs):
+        connected.append(address)
+        raise ConnectionRefusedError("not in tests")
+
+    monkeypatch.setattr(urllib3.util.connection, "create_connection", create_connection)
+    composite = ended_job(user, "http://hooks.example.com:8080/hook", "s")
+
+    delivery = webhook_deliver(composite_id=composite.pk, attempt=1)
+
+    assert connected == [(PUBLIC, 8080)]
+    assert len(looked_up) == 2
+    assert not delivery.delivered and delivery.error.startswith("ConnectionError")
 
 
 def test_loopback_needs_the_setting(hooks, user, receiver):
