@@ -359,7 +359,7 @@ class CompositeViewSet(
             "A new history entry from this composite's stored photo and mask, on another"
             " background: the segmentation model is not run again (`timings.mask_reused`)."
             " Same background and placement options as creating (placement options not"
-            " sent take their defaults); `format` defaults to the original's."
+            " sent keep the original's); `format` defaults to the original's."
         ),
         request={
             "multipart/form-data": RecompositeSerializer,

@@ -184,10 +184,10 @@ def composite_recomposite(
     """Put the person from an earlier composite on another background: a NEW history entry.
 
     Reuses the stored source photo and mask (the cached alpha): the segmentation model is
-    not called. Background options are those of ``composite_create``; ``output_format``
-    None keeps the original's format. The new entry records the original as ``parent``
-    and the original's ``model_name`` (the model that made the mask); its timings have
-    ``segment_ms`` 0 and ``mask_reused`` true.
+    not called. Background options are those of ``composite_create``; the format (None) and
+    placement options not given keep the original's (its framing). The new entry records
+    the original as ``parent`` and its ``model_name`` (the model that made the mask); its
+    timings have ``segment_ms`` 0 and ``mask_reused`` true.
 
     A studio draft (``composite_draft_create``) is saved this way too: the new entry is
     the draft's first history entry (no ``parent``; its timings keep the draft's model
@@ -213,7 +213,7 @@ def composite_recomposite(
         background_file=background_file,
         color=color,
         output_format=output_format or original.output_format,
-        placement=placement,
+        placement={**(original.placement or {}), **(placement or {})},
     )
     with timed(request.timings, "decode_ms"):
         source_bytes = stored_file_read(original.source, missing=MISSING_FILE)

@@ -61,6 +61,37 @@ def test_recomposite_with_placement_as_json_gives_the_matte(api):
     assert image.mode == "L" and image.format == "PNG"
 
 
+def test_recomposite_keeps_the_originals_placement_unless_sent(api):
+    """Another background, the same framing: options not sent are the original's (as the
+    website's re-composite form, which starts from them); sent ones replace them."""
+    created = api.post(
+        URL,
+        {
+            "photo": upload(images.portrait_jpeg(256)),
+            "color": "#223344",
+            "output_size": "640x480",
+            "scale": "70",
+            "position": "bottom",
+        },
+    ).json()
+    kept = api.post(f"{URL}{created['id']}/recomposite/", {"mode": "blur"}, format="json")
+    changed = api.post(
+        f"{URL}{created['id']}/recomposite/",
+        {"color": "#ffffff", "scale": "100", "output_size": "original"},
+        format="json",
+    )
+    assert kept.status_code == 201 and changed.status_code == 201, kept.content
+    assert kept.json()["placement"] == created["placement"]
+    assert (kept.json()["width"], kept.json()["height"]) == (640, 480)
+    assert result_image(api, kept.json()).size == (640, 480)
+    assert changed.json()["placement"] == {
+        **created["placement"],
+        "scale": 100,
+        "output_size": "original",
+    }
+    assert (changed.json()["width"], changed.json()["height"]) == (256, 256)  # the photo's
+
+
 @pytest.mark.parametrize(
     ("field", "value"),
     [
