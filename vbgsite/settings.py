@@ -315,11 +315,11 @@ if VBG_DEVICE not in {"auto", "cpu", "cuda"}:
 VBG_COMPUTE_SLOTS = env_int("VBG_COMPUTE_SLOTS", 1, minimum=1)
 # Threads per web process that run a photo's independent stages beside it (detectors
 # beside the model, the mask's PNG beside the compose...): compositing.engine.compute_beside.
-# 0 (default) runs every stage in the request's own thread. 1 makes one composite ~10-15 %
-# quicker on an idle second core but leaves each worker holding 30-50 MB more heap after
-# a burst (the side thread's allocations fragment glibc's arenas): measured 128-178 MB
-# private per worker at rest against 103-123 MB with 0.
-VBG_SIDE_THREADS = env_int("VBG_SIDE_THREADS", 0, minimum=0)
+# 1 (default) makes one composite ~15-20 % quicker when the second core is free (38-44 ->
+# 31-40 ms at 1 MP); 0 runs every stage in the request's own thread. With glibc's default
+# of one arena per thread the side thread's allocations fragmented the heap (128-178 MB
+# private per worker at rest); web workers now keep one arena (vbgsite.gunicorn_conf).
+VBG_SIDE_THREADS = env_int("VBG_SIDE_THREADS", 1, minimum=0)
 # Library backgrounds covered to an output size, kept per process (least recently used;
 # compositing.services.background_cache): a hit skips reading, decoding and resizing the
 # background (~40 ms of a 1 MP composite). Megabytes of pixels; 0 turns it off.

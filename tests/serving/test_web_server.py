@@ -14,9 +14,10 @@ from tests.serving.server import private_mb, start
 
 pytestmark = pytest.mark.timeout(300)
 
-# Issue 12: one more web worker may cost at most this much memory of its own.
+# Issue 12: one more web worker may cost at most this much memory of its own, while busy
+# too (one malloc arena per worker: measured 92-104 MB busy, 63-73 MB after a pause).
 PRIVATE_LIMIT_MB = 150
-BUSY_LIMIT_MB = 300
+BUSY_LIMIT_MB = 150
 IDLE_TRIM_WAIT = 2.5  # compositing.engine trims after 1 s without compute
 
 
@@ -59,11 +60,12 @@ def test_workers_share_the_model_and_stay_small_after_many_composites(server):
     for thread in clients:
         thread.join()
     assert results == [201] * 40
-    for pid in server.workers():  # busy: each arena at its high-water mark (was 430 MB)
-        assert private_mb(pid) <= BUSY_LIMIT_MB
+    busy = [private_mb(pid) for pid in server.workers()]  # arenas at their high-water mark
     time.sleep(IDLE_TRIM_WAIT)  # a pause: free heap pages go back to the kernel
-    for pid in server.workers():
-        assert private_mb(pid) <= PRIVATE_LIMIT_MB
+    rested = [private_mb(pid) for pid in server.workers()]
+    print(f"private MB per worker: busy {busy}, after a pause {rested}")
+    assert max(busy) <= BUSY_LIMIT_MB, busy  # was 430 MB before the model was shared
+    assert max(rested) <= PRIVATE_LIMIT_MB, rested
 
 
 def trickle(port: int, token: str, stop: threading.Event) -> None:
