@@ -165,6 +165,12 @@ def compute_beside[T](function: Callable[..., T], /, *args: Any, **kwargs: Any) 
     if pool is not None:
         in_slot = getattr(_held, "depth", 0) > 0
         return pool.submit(_run_beside, in_slot, function, *args, **kwargs)
+    return compute_inline(function, *args, **kwargs)
+
+
+def compute_inline[T](function: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+    """``function(*args, **kwargs)`` run now, in the caller, as a finished future: the
+    same interface as :func:`compute_beside` for stages that must not overlap others."""
     done: Future[T] = Future()
     try:
         done.set_result(function(*args, **kwargs))

@@ -34,7 +34,13 @@ from django.utils import timezone
 from PIL import Image
 
 from compositing import imaging
-from compositing.engine import compute_beside, compute_slot, get_engine, person_in_photo
+from compositing.engine import (
+    compute_beside,
+    compute_inline,
+    compute_slot,
+    get_engine,
+    person_in_photo,
+)
 from compositing.models import Composite
 from compositing.placement import (
     CanvasSource,
@@ -58,6 +64,7 @@ from compositing.services.stage_timings import Timings, ms, timed, timed_call
 from compositing.services.stored_files import (
     FileData,
     Undo,
+    file_future,
     file_suffix,
     files_store_then_insert,
     stored_file_read,
@@ -82,8 +89,8 @@ RESULT_QUALITY = 90
 # A photo "has a person" when at least this fraction of its pixels has alpha >= 0.5.
 # The model leaves faint specks on photos without people; a real subject covers far more.
 PERSON_MIN_FRACTION = 0.002
-# Photos up to this many pixels get their background canvas covered beside the model
-# (_CanvasBeside); bigger ones after it, so the peak memory stays photo + matte + canvas.
+# Photos up to this many pixels get their canvas covered (_CanvasBeside) and the person
+# detectors run beside the model; bigger ones in turn: the peak stays photo + matte + canvas.
 CANVAS_BESIDE_MAX_PIXELS = 16_000_000
 MISSING_FILE = "A stored file of this composite is missing."
 # Said (composite_notices), not done silently, when the format asked for cannot hold it.
@@ -301,13 +308,14 @@ def photo_cut_out(photo: bytes | IO[bytes], picture: Image.Image, timings: Timin
     """Run the model on ``picture`` (decoded from the upload ``photo``) and check that it
     shows a person; raises NoPerson (or the model's errors) otherwise.
 
-    The stages that do not need each other overlap (``compute_beside``): the person
-    detectors and the source file beside the model, the mask's PNG after it, beside
-    whatever the caller does next. ``timings`` gets each stage's own time
-    (``segment_ms``, ``person_check_ms``; the files' in ``encode_ms``), so on two cores
-    they add up to more than the wall time.
+    Stages that do not need each other overlap (``compute_beside``): the detectors (up to
+    ``CANVAS_BESIDE_MAX_PIXELS``) and the source file beside the model, the mask's PNG
+    beside what the caller does next. ``timings`` gets each stage's own time (the files'
+    in ``encode_ms``), so on two cores they add up to more than the wall time.
     """
-    detectors = compute_beside(timed_call, timings, "person_check_ms", person_in_photo, picture)
+    small = picture.width * picture.height <= CANVAS_BESIDE_MAX_PIXELS
+    beside = compute_beside if small else compute_inline
+    detectors = beside(timed_call, timings, "person_check_ms", person_in_photo, picture)
     source = compute_beside(
         timed_call,
         timings,
@@ -327,21 +335,8 @@ def photo_cut_out(photo: bytes | IO[bytes], picture: Image.Image, timings: Timin
     return CutOut(
         alpha=alpha,
         model_name=model_name,
-        files={"source": _as_file(source, "jpg"), "mask": _as_file(mask, "png")},
+        files={"source": file_future(source, "jpg"), "mask": file_future(mask, "png")},
     )
-
-
-def _as_file(data: Future[bytes], ext: str) -> Future[FileData]:
-    """``data``'s bytes with their extension, as a future (of the same computation)."""
-    file: Future[FileData] = Future()
-    data.add_done_callback(
-        lambda done: (
-            file.set_exception(done.exception())
-            if done.exception() is not None
-            else file.set_result((done.result(), ext))
-        )
-    )
-    return file
 
 
 class _CanvasBeside:

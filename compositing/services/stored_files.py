@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import IO
@@ -73,6 +74,20 @@ class Undo:
 
 # A file to store: its bytes (or an open file) and the extension of its storage name.
 FileData = tuple[bytes | IO[bytes], str]
+
+
+def file_future(data: Future[bytes], ext: str) -> Future[FileData]:
+    """``data``'s bytes (being made beside) with their extension, as a future of the same
+    computation."""
+    file: Future[FileData] = Future()
+    data.add_done_callback(
+        lambda done: (
+            file.set_exception(done.exception())
+            if done.exception() is not None
+            else file.set_result((done.result(), ext))
+        )
+    )
+    return file
 
 
 def files_store_then_insert(
