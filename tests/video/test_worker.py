@@ -267,3 +267,45 @@ def test_a_stopping_worker_puts_its_job_back_in_the_queue(user, start_worker, tm
     assert composite.attempts == 0 and composite.frames_done == 0
     assert DBTaskResult.objects.filter(status="READY").count() == 1
     assert not composite.result
+
+
+def test_a_video_job_with_its_files_in_s3(user, start_worker, tmp_path, s3_storage):
+    """Production's storage: the worker reads the upload from the bucket and writes the
+    result and thumbnail there (moto over HTTP, a separate process with only the
+    environment's settings); the owner downloads it through a presigned URL; deleting the
+    composite empties the bucket."""
+    import requests
+
+    clip = make_clip(tmp_path / "talk.mp4", frames=40, audio=True)
+    composite = create(user, clip.path, mode="color", color="#2040C0")
+    options = s3_storage_options()
+    worker = start_worker(
+        batch=True,
+        AWS_STORAGE_BUCKET_NAME=s3_storage.bucket_name,
+        AWS_S3_ENDPOINT_URL=s3_storage.endpoint_url,
+        AWS_S3_REGION_NAME=options["region_name"],
+        AWS_S3_ADDRESSING_STYLE=options["addressing_style"],
+    )
+    assert worker.wait(timeout=180) == 0, worker.output()
+    composite.refresh_from_db()
+    assert composite.status == Composite.Status.DONE, composite.error
+
+    keys = s3_storage.keys()
+    assert len(keys) == 3 and all(f"/{user.pk}/" in f"/{key}" for key in keys), keys
+    assert composite.result.name in keys and composite.thumbnail.name in keys
+    response = requests.get(composite.result.url, timeout=30)
+    assert response.status_code == 200
+    result = tmp_path / "result.mp4"
+    result.write_bytes(response.content)
+    assert stream_facts(result)["codec"] == "h264"
+    assert len(decode_rgb(result)) == clip.frames
+    assert audio_packets(result) == audio_packets(clip.path)
+
+    composite_delete(user=user, composite_id=composite.pk)
+    assert s3_storage.keys() == []
+
+
+def s3_storage_options() -> dict:
+    from django.conf import settings
+
+    return settings.STORAGES["default"]["OPTIONS"]
