@@ -315,10 +315,11 @@ if VBG_DEVICE not in {"auto", "cpu", "cuda"}:
 VBG_COMPUTE_SLOTS = env_int("VBG_COMPUTE_SLOTS", 1, minimum=1)
 # Threads per web process that run a photo's independent stages beside it (detectors
 # beside the model, the mask's PNG beside the compose...): compositing.engine.compute_beside.
-# 1 (default) makes one composite ~15-20 % quicker when the second core is free (38-44 ->
-# 31-40 ms at 1 MP); 0 runs every stage in the request's own thread. With glibc's default
-# of one arena per thread the side thread's allocations fragmented the heap (128-178 MB
-# private per worker at rest); web workers now keep one arena (vbgsite.gunicorn_conf).
+# 1 (default) makes a composite quicker when the second core is free (bench_load 1 MP 35 ->
+# 33 ms, bench_big_photo 12 MP 0.24 -> 0.17 s); 0 runs every stage in the request's own
+# thread. With glibc's default of an arena per thread the side thread's allocations
+# fragmented the heap (128-178 MB private per worker at rest); web workers now keep one
+# arena (vbgsite.gunicorn_conf).
 VBG_SIDE_THREADS = env_int("VBG_SIDE_THREADS", 1, minimum=0)
 # Library backgrounds covered to an output size, kept per process (least recently used;
 # compositing.services.background_cache): a hit skips reading, decoding and resizing the
