@@ -146,10 +146,9 @@ def compute_beside[T](function: Callable[..., T], /, *args: Any, **kwargs: Any) 
     A photo composite has independent stages (the person detectors beside the model, the
     mask's PNG beside the compose, the thumbnail beside the result's encode); on a second
     core they overlap, so one composite finishes sooner. ``VBG_SIDE_THREADS`` threads per
-    process (default 0: everything runs in the caller, one stage after the other; 1 is
-    ~10-15 % quicker per composite on an idle second core but costs each worker 30-50 MB
-    more heap at rest). The work is the same either way: under full load the cores are
-    busy anyway and throughput does not change. Called from inside a
+    process (default 1; 0: everything runs in the caller, one stage after the other). The
+    work is the same either way: under full load the cores are busy anyway and throughput
+    does not change. Called from inside a
     ``compute_slot``, the task counts as part of that slot's work.
     """
     global _beside
