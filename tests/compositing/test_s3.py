@@ -91,3 +91,37 @@ def test_bad_input_leaves_nothing_in_the_bucket(case, s3_storage, client_logged_
     assert response.status_code == status
     assert s3_storage.keys() == []
     assert not Composite.objects.exists()
+
+
+def test_the_tests_s3_options_are_productions(s3_storage, settings):
+    """What the S3 tests rely on (private objects, presigned URLs, no overwrites) is what
+    ``vbgsite.settings`` configures when ``AWS_STORAGE_BUCKET_NAME`` is set."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from django.conf import settings as test_settings
+
+    keys = ("default_acl", "querystring_auth", "file_overwrite", "signature_version")
+    script = (
+        "import json, django\n"
+        "from django.conf import settings\n"
+        "django.setup()\n"
+        "options = settings.STORAGES['default']['OPTIONS']\n"
+        f"print(json.dumps({{k: options[k] for k in {keys!r}}}))\n"
+    )
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "vbgsite.settings",
+        "AWS_STORAGE_BUCKET_NAME": "vbg-production-like",
+        "VBG_ALLOW_INSECURE_KEY": "1",
+    }
+    env.pop("DATABASE_URL", None)
+    out = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+    ).stdout
+    production = json.loads(out.strip().splitlines()[-1])
+    tested = test_settings.STORAGES["default"]["OPTIONS"]
+    assert production == {key: tested[key] for key in keys}
+    assert production["file_overwrite"] is False and production["querystring_auth"] is True
