@@ -7,13 +7,14 @@ probability ``p`` is modelled locally as an affine function of the photo's colou
 bilinearly to full resolution and applied to the full-resolution photo, so the mask follows
 the photo's real edges (hair, shoulders, fingers) instead of a blurry stretch of a 256 px map.
 
-The full-resolution step runs over horizontal strips of rows, so memory stays at a few MB
-whatever the photo size (a 50 MP photo never materialises a float copy of itself). Pixels
-whose value is provably clamped to 0 or 1 (most of a portrait: all but the outline) are
-filled without evaluating the formula (:func:`_saturated_quads`).
+The full-resolution step is one compiled pass (numba) that writes each pixel straight into
+the output, so memory stays at the output itself whatever the photo size (a 50 MP photo
+never materialises a float copy of itself). Pixels whose value is provably clamped to 0 or 1
+(most of a portrait: all but the outline) are filled without evaluating the formula
+(:func:`.guided_kernels.quad_states`).
 
 Costs on one core (thread CPU time, 864x1152 portrait): coefficients on the 384x288 grid
-~6 ms (numpy planes, OpenCV box sums), full-resolution pass ~7 ms, ``refine_guided`` ~16 ms;
+~6 ms (numpy planes, OpenCV box sums), full-resolution pass ~2 ms (5 ms as numpy strips);
 the former all-torch version took ~35 + ~40 ms (~74 ms). At 4000x3000: ~48 ms (was ~560).
 
 Shapes: ``rgb`` uint8 HxWx3 (torch, HWC); probabilities float32 hxw in 0..1; coefficient
@@ -32,11 +33,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from . import guided_kernels
+
 # Rows per strip are chosen so a strip's float working set stays around this many bytes.
 _STRIP_BYTES = 8 << 20
-# With a guide, strips are also at most this many rows: the formula runs on the columns where
-# any row of the strip is uncertain, so short strips follow the outline closely.
-_SKIP_STRIP_ROWS = 32
 
 
 @dataclass(frozen=True)
@@ -110,53 +110,37 @@ def _box_mean_plane(plane: np.ndarray, radius: int, counts: np.ndarray) -> np.nd
     return np.divide(sums, counts, out=sums)
 
 
-# Index pairs of the 6 distinct entries of the symmetric 3x3 colour covariance
-# (rr, rg, rb, gg, gb, bb), and for each entry of its cofactor matrix the two products
-# ``s[i]*s[j] - s[k]*s[l]`` in that 6-vector's indices.
-_PAIRS = ((0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (2, 2))
-_COFACTOR_PLUS = ((3, 5), (4, 2), (1, 4), (0, 5), (2, 1), (0, 3))
-_COFACTOR_MINUS = ((4, 4), (1, 5), (3, 2), (2, 2), (0, 4), (1, 1))
-# Row r of the symmetric inverse in the 6-vector's indices: (rr,rg,rb), (rg,gg,gb), (rb,gb,bb).
-_ROWS = ((0, 1, 2), (1, 3, 4), (2, 4, 5))
-
-
 def guided_filter_coefficients(
     guide: torch.Tensor, prob: torch.Tensor, *, radius: int, eps: float
 ) -> torch.Tensor:
     """Colour guided filter coefficients: guide float 3xhxw, prob float hxw → 4xhxw.
 
     Returns the box-averaged ``(a_r, a_g, a_b, b)`` such that ``q = a·I + b`` is the filter
-    output for any guide ``I`` sampled on (or upsampled to) the same grid. Computed plane by
-    plane in numpy (per-pixel 3x3 solve by cofactors) with OpenCV box sums: ~3 ms at 384x288
-    on one core (31 ms as stacked torch operations).
+    output for any guide ``I`` sampled on (or upsampled to) the same grid. The per-pixel
+    products and the 3x3 solve (by cofactors) are compiled loops
+    (:mod:`.guided_kernels`), the box sums OpenCV's: ~2.5 ms at 384x288 on one core (6 ms
+    as numpy planes, 31 ms as stacked torch operations).
     """
-    g = list(guide.detach().contiguous().numpy())
-    p = prob.detach().numpy()
-    # A sigmoid's far tail is subnormal (< 1.2e-38): every product involving it then runs
-    # ~50x slower (18 vs 6 ms here on a real portrait). Below 1e-12 it is 0 to any output.
-    p = np.where(p < 1e-12, p.dtype.type(0), p)
+    g = guide.detach().float().numpy()
+    p = prob.detach().float().numpy()
     counts = _window_counts(*p.shape, radius, p.dtype)
+    products = guided_kernels.planes(guided_kernels.PRODUCT_PLANES, *p.shape)
+    guided_kernels.guide_products(g, p, products)
+    solved = guided_kernels.planes(4, *p.shape)
+    guided_kernels.guided_solve(_box_sums(products, radius), counts, np.float32(eps), solved)
+    means = _box_sums(solved, radius)
+    means /= counts
+    return torch.from_numpy(means)
 
-    def mean(x: np.ndarray) -> np.ndarray:
-        return _box_mean_plane(x, radius, counts) if radius > 0 else x
 
-    mean_i = [mean(channel) for channel in g]
-    mean_p = mean(p)
-    cov_ip = [mean(g[c] * p) - mean_i[c] * mean_p for c in range(3)]
-    sigma = [mean(g[i] * g[j]) - mean_i[i] * mean_i[j] for i, j in _PAIRS]
-    for diagonal in (0, 3, 5):
-        sigma[diagonal] += p.dtype.type(eps)  # regularise the diagonal
-    cofactor = [
-        sigma[i] * sigma[j] - sigma[k] * sigma[m]
-        for (i, j), (k, m) in zip(_COFACTOR_PLUS, _COFACTOR_MINUS, strict=True)
-    ]
-    det = sigma[0] * cofactor[0] + sigma[1] * cofactor[1] + sigma[2] * cofactor[2]
-    a = [
-        (cofactor[r0] * cov_ip[0] + cofactor[r1] * cov_ip[1] + cofactor[r2] * cov_ip[2]) / det
-        for r0, r1, r2 in _ROWS
-    ]
-    b = mean_p - (a[0] * mean_i[0] + a[1] * mean_i[1] + a[2] * mean_i[2])
-    return torch.from_numpy(np.stack([mean(x) for x in (*a, b)]))
+def _box_sums(planes: np.ndarray, radius: int) -> np.ndarray:
+    """Sum over a (2r+1)² window (zeros outside) of each C-contiguous plane of float Cxhxw,
+    in place; with radius 0 the planes themselves."""
+    if radius > 0:
+        ones = np.ones(2 * radius + 1, planes.dtype)
+        for plane in planes:
+            cv2.sepFilter2D(plane, -1, ones, ones, dst=plane, borderType=cv2.BORDER_CONSTANT)
+    return planes
 
 
 def _row_weights(out_size: int, in_size: int, start: int, stop: int) -> tuple[torch.Tensor, ...]:
@@ -187,13 +171,13 @@ def apply_coefficients(
 
     rgb: uint8 HxWx3 (I = rgb / 255); coefficients: float 4xhxw (a_r, a_g, a_b, b) or 1xhxw
     (b only: plain bilinear upsampling); out: float32 HxW, or uint8 HxW for the 8-bit matte
-    (``round(255 q)``). Filled in place, strip by strip (no full-size float array), and
-    returned. The coefficient maps are upsampled bilinearly (``align_corners=False``), as
-    one ``F.interpolate`` to HxW would (to float rounding).
+    (``round(255 q)``). Filled in place (no full-size float array) and returned. The
+    coefficient maps are upsampled bilinearly (``align_corners=False``), as one
+    ``F.interpolate`` to HxW would (to float rounding).
 
-    With a guide, pixels whose value is provably clamped (see :func:`_saturated_quads`) are
-    filled without the formula: on portraits ~90% of the photo, so ~7 ms at 1 MP on one
-    core instead of ~40 ms for the formula everywhere.
+    With a guide, pixels whose value is provably clamped (see
+    :func:`.guided_kernels.quad_states`) are filled without the formula: on portraits ~90%
+    of the photo, so ~2 ms at 1 MP on one core.
     """
     channels = coefficients.shape[0]
     # Fold the 1/255 and the low/high mapping into the (small) coefficient maps once:
@@ -228,83 +212,24 @@ def _upsample_strips(prob: torch.Tensor, out: torch.Tensor) -> None:
             out[start:stop].copy_(q.mul_(255.0).add_(0.5))
 
 
-def _saturated_quads(coefficients: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Where the guided formula is provably clamped: (zero, one) bool hxw, per *quad*.
-
-    For folded coefficients (q = a·I + b, I in 0..255) a cell's q lies in
-    ``b + Σ min(a_c, 0)·255 .. b + Σ max(a_c, 0)·255``. A full-res pixel's coefficients are
-    a convex (bilinear) mix of the cells (y0, x0), (y0+1, x0), (y0, x0+1), (y0+1, x0+1), so
-    its q is within the same bounds over those four cells: quad (y0, x0) is ``zero`` when
-    all four bounds are <= 0 and ``one`` when all are >= 1, with a margin far above float
-    rounding, so the skipped pixels get exactly what the formula would give.
-    """
-    a = coefficients[:3] * np.float32(255.0)
-    b = coefficients[3]
-    slack = 1e-4 + 1e-5 * (np.abs(b) + np.abs(a).sum(0))
-    zero = b + np.maximum(a, 0.0).sum(0) <= -slack
-    one = b + np.minimum(a, 0.0).sum(0) >= 1.0 + slack
-    for certain in (zero, one):
-        certain[:-1] &= certain[1:]  # the last row/column pairs with itself (clamped index)
-        certain[:, :-1] &= certain[:, 1:]
-    return zero, one
-
-
 def _apply_guided(rgb: np.ndarray, coefficients: np.ndarray, out: np.ndarray) -> None:
     """:func:`apply_coefficients` with a guide: folded float32 4xhxw coefficients into
-    ``out`` (HxW float32 or uint8). Each strip is first filled from the saturated quads
-    (0, or 1 / 255), then the formula runs on the strip's columns that touch an uncertain
-    quad (the person's outline, ~10% of a portrait) and is scattered back."""
+    ``out`` (HxW float32 or uint8) in one compiled pass (:func:`.guided_kernels.guided_pass`).
+    Pixels of saturated quads get 0 or 1 (255) directly; the formula runs on the rest (the
+    person's outline, ~10% of a portrait)."""
     height, width = out.shape
     h, w = coefficients.shape[1:]
-    zero, one = _saturated_quads(coefficients)
-    uncertain = ~(zero | one)
-    fill = one.astype(out.dtype) * out.dtype.type(255 if out.dtype == np.uint8 else 1)
-    x0, x1, wx = _bilinear_taps(width, w)
-    all_y0, all_y1, all_wy = _bilinear_taps(height, h)
-    strip = max(8, min(_SKIP_STRIP_ROWS, _STRIP_BYTES // max(width * 4 * 8, 1)))
-    for start in range(0, height, strip):
-        stop = min(start + strip, height)
-        y0, y1, wy = all_y0[start:stop], all_y1[start:stop], all_wy[start:stop]
-        top = y0[0]  # the strip reads grid rows top..y1[-1], each at least once
-        rows = out[start:stop]
-        rows[:] = np.take(fill[top : y0[-1] + 1], x0, axis=1)[y0 - top]
-        columns = np.flatnonzero(uncertain[top : y0[-1] + 1].any(0)[x0])
-        if columns.size:
-            rows[:, columns] = _formula(
-                np.take(rgb[start:stop], columns, axis=1),
-                coefficients[:, top : y1[-1] + 1],
-                (y0 - top, y1 - top, wy[:, None]),
-                (x0[columns], x1[columns], wx[columns]),
-                out.dtype == np.uint8,
-            )
-
-
-def _formula(
-    pixels: np.ndarray,
-    grid: np.ndarray,
-    row_taps: tuple[np.ndarray, ...],
-    column_taps: tuple[np.ndarray, ...],
-    matte: bool,
-) -> np.ndarray:
-    """The clamped guided formula on gathered pixels (uint8 rows x n x 3): ``grid`` (4 x
-    grid rows x w) is interpolated to the n columns first (few grid rows), then to the rows;
-    ``matte``: return ``255 q + 0.5`` (the uint8 cast then rounds like numpy)."""
-    i0, i1, weight = column_taps
-    left = np.take(grid, i0, axis=2)
-    columns = left + weight * (np.take(grid, i1, axis=2) - left)  # 4 x grid rows x n
-    r0, r1, row_weight = row_taps
-    upper = columns[:, r0]
-    full = upper + row_weight * (columns[:, r1] - upper)  # 4 x rows x n
-    pixels = pixels.astype(np.float32)
-    q = full[0] * pixels[..., 0]
-    q += full[1] * pixels[..., 1]
-    q += full[2] * pixels[..., 2]
-    q += full[3]
-    np.clip(q, 0.0, 1.0, out=q)
-    if matte:
-        q *= 255.0
-        q += 0.5
-    return q
+    matte = out.dtype == np.uint8
+    guided_kernels.guided_pass(
+        rgb,
+        coefficients,
+        *_bilinear_taps(height, h),
+        *_bilinear_taps(width, w),
+        guided_kernels.quad_states(coefficients),
+        out,
+        np.float32(255.0 if matte else 1.0),
+        np.float32(0.5 if matte else 0.0),  # the uint8 cast then rounds like numpy
+    )
 
 
 def coefficient_grid(height: int, width: int, resolution: int) -> tuple[int, int]:
