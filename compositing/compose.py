@@ -43,6 +43,7 @@ from typing import Literal
 import numpy as np
 from PIL import Image
 
+from compositing import compose_kernels
 from compositing.compose_stats import MAP_CELL, BandMaps, LowRes, stats_factor, upsample
 from compositing.mattes import matte_image
 from vbgsite.errors import InvalidColor, InvalidOption
@@ -53,9 +54,6 @@ RGB = tuple[int, int, int]
 
 _HEX_COLOR = re.compile(r"#?([0-9a-fA-F]{6}|[0-9a-fA-F]{3})")
 
-# Soft band for decontamination: alpha in [_BAND_LOW, _BAND_HIGH] (of 255). Outside it the
-# pixel is (nearly) pure and F = I.
-_BAND_LOW, _BAND_HIGH = 3, 252
 # Default blur of the background, as a share of the photo's long side (29 px at 1920).
 _BLUR_SHARE = 0.015
 
@@ -205,62 +203,24 @@ def _mask_image(alpha: np.ndarray | Image.Image, size: tuple[int, int]) -> Image
 _STRIP_ROWS = 256
 
 
-def _band(mask_array: np.ndarray) -> np.ndarray:
-    """Flat indices of the soft-band pixels of an 8-bit matte (``_BAND_LOW..._BAND_HIGH``)."""
-    return np.flatnonzero((mask_array - np.uint8(_BAND_LOW)) <= _BAND_HIGH - _BAND_LOW)
-
-
 def _foreground_rows(
-    photo_array: np.ndarray,
-    mask_array: np.ndarray,
-    maps: BandMaps | None,
-    top: int,
-    left: int = 0,
-    band: np.ndarray | None = None,
+    photo_array: np.ndarray, mask_array: np.ndarray, maps: BandMaps, top: int, left: int = 0
 ) -> np.ndarray:
     """Decontaminated copy of the photo's block at (``left``, ``top``) (uint8 hxwx3, with its
-    hxw matte; ``band``: its :func:`_band` when already known); only the soft band
-    changes; the same array when the block has no band."""
-    if band is None:
-        band = _band(mask_array)
-    if band.size == 0:
-        return photo_array
-    width = mask_array.shape[1]
-    cells, xs = np.divmod(band, width)
-    cells += top
-    cells //= MAP_CELL
-    cells *= maps.grid_width
-    xs += left
-    xs //= MAP_CELL
-    cells += xs
-    fg_hat = np.take(maps.fg, cells, axis=0).astype(np.float32)
-    bg_hat = np.take(maps.bg, cells, axis=0).astype(np.float32)
-    a = np.take(mask_array.reshape(-1), band).astype(np.float32)[:, None]
-    a *= 1.0 / 255.0
-    # Blur-fusion: F = F̂ + a (I - a F̂ - (1 - a) B̂) = F̂ + a (I - B̂ - a (F̂ - B̂))
-    foreground = np.take(photo_array.reshape(-1, 3), band, axis=0).astype(np.float32)
-    foreground -= bg_hat
-    bg_hat -= fg_hat  # now B̂ - F̂
-    bg_hat *= a
-    foreground += bg_hat
-    foreground *= a
-    foreground += fg_hat
-    foreground += 0.5
-    np.clip(foreground, 0, 255, out=foreground)
-    out = photo_array.copy()
-    # Scatter whole pixels as 3-byte items: about twice as fast as row fancy-indexing.
-    pixel = np.dtype("V3")
-    out.view(pixel).reshape(-1)[band] = foreground.astype(np.uint8).view(pixel).reshape(-1)
+    hxw matte): only the soft band changes (``compose_kernels.foreground_block``)."""
+    out = np.empty_like(photo_array)
+    compose_kernels.foreground_block(
+        photo_array, mask_array, maps.fg, maps.bg, maps.grid_width, MAP_CELL, top, left, out
+    )
     return out
 
 
 def _foreground_array(photo_array: np.ndarray, mask_array: np.ndarray, low: LowRes) -> np.ndarray:
     """Decontaminated copy of photo_array (uint8 HxWx3); only the soft band changes."""
     height, width = mask_array.shape
-    band = _band(mask_array)
-    if band.size == 0:
+    if not compose_kernels.has_band(mask_array):
         return photo_array
-    return _foreground_rows(photo_array, mask_array, BandMaps(low, (width, height)), 0, 0, band)
+    return _foreground_rows(photo_array, mask_array, BandMaps(low, (width, height)), 0, 0)
 
 
 def _paste_decontaminated(
@@ -280,14 +240,14 @@ def _paste_decontaminated(
         box = (left, top, right, min(y1, top + _STRIP_ROWS))
         matte = mask.crop(box)
         matte_array = np.asarray(matte)
-        band = _band(matte_array)
-        if band.size and maps is None:
-            maps = BandMaps(low, photo.size)
-        if band.size == 0 and target.mode == "RGBA":
+        if compose_kernels.has_band(matte_array):
+            maps = maps or BandMaps(low, photo.size)
+            rows = _foreground_rows(np.asarray(photo.crop(box)), matte_array, maps, top, left)
+            strip = Image.fromarray(rows, "RGB")
+        elif target.mode == "RGBA":
             continue  # the transparent copy already holds these pixels
-        rows = np.asarray(photo.crop(box))
-        decontaminated = _foreground_rows(rows, matte_array, maps, top, left, band)
-        strip = Image.fromarray(decontaminated, "RGB")
+        else:
+            strip = photo.crop(box)
         target.paste(strip, (left, top), None if target.mode == "RGBA" else matte)
 
 
@@ -323,14 +283,15 @@ def compose_onto_photo(
         if bbox is not None and top < bbox[3] and bottom > bbox[1]:
             box = (bbox[0], top, bbox[2], bottom)
             matte = mask.crop(box)
-            rows = np.asarray(photo.crop(box))
-            if decontaminate:
-                matte_array = np.asarray(matte)
-                band = _band(matte_array)
-                if band.size and maps is None:
-                    maps = BandMaps(low, photo.size)
-                rows = _foreground_rows(rows, matte_array, maps, top, bbox[0], band)
-            strip.paste(Image.fromarray(rows, "RGB"), (bbox[0], 0), matte)
+            matte_array = np.asarray(matte)
+            if decontaminate and compose_kernels.has_band(matte_array):
+                maps = maps or BandMaps(low, photo.size)
+                rows = np.asarray(photo.crop(box))
+                rows = _foreground_rows(rows, matte_array, maps, top, bbox[0])
+                foreground = Image.fromarray(rows, "RGB")
+            else:
+                foreground = photo.crop(box)
+            strip.paste(foreground, (bbox[0], 0), matte)
         photo.paste(strip, (0, top))
     return photo
 

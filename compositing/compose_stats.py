@@ -9,7 +9,9 @@ the person's colour into the background estimate (and vice versa), so only block
 
 Every map here is 8-bit between steps, with the rounding of the Pillow operations the maps
 were first made with: the fast paths (numpy premultiplication, OpenCV's 3x3 box) give the
-same integers, checked against Pillow in ``tests/compositing_core/test_compose.py``.
+same integers, checked against Pillow in ``tests/compositing_core/test_compose.py``. The
+last step, the grid the soft band reads (``_map_grid``), is OpenCV's bilinear resize: at
+most a level from Pillow's, six times faster.
 """
 
 from __future__ import annotations
@@ -164,18 +166,19 @@ def _map_grid(maps: np.ndarray, size: tuple[int, int], cell: int) -> tuple[list[
     """Smooth low-resolution colour maps (float Nx3xhxw) -> uint8 (M x 3) grids of
     ``size / cell``, one per map.
 
-    Pillow's bilinear resize to 1/cell of the photo's size; each full-resolution pixel then
+    A bilinear resize (OpenCV's: 0.1 ms a map at 1 MP where Pillow's took 0.6, the two
+    a level apart at most) to 1/cell of the photo's size; each full-resolution pixel then
     reads the value of its cell (one gather). The maps vary over tens of pixels, so small
     cells cost nothing visible (measured: same edge error as per-pixel bilinear sampling),
     and this is several times faster than interpolating per pixel for bands of hundreds of
     thousands of pixels. Returns (grids, grid width).
     """
+    import cv2  # deferred: web processes that never compose do not load OpenCV
+
     grid = (max(1, -(-size[0] // cell)), max(1, -(-size[1] // cell)))
     levels = np.clip(maps + 0.5, 0, 255).astype(np.uint8)
     planes = [
-        np.asarray(
-            Image.fromarray(_interleaved(rgb), "RGB").resize(grid, Image.Resampling.BILINEAR)
-        ).reshape(-1, 3)
+        cv2.resize(_interleaved(rgb), grid, interpolation=cv2.INTER_LINEAR).reshape(-1, 3)
         for rgb in levels
     ]
     return planes, grid[0]

@@ -24,6 +24,7 @@ import contextlib
 import io
 import logging
 import math
+import os
 from collections.abc import Iterable
 from functools import lru_cache
 from typing import IO, Literal
@@ -419,19 +420,35 @@ def encode_image(
     pil = _as_pil(image)
     if pil.mode not in {"RGB", "RGBA", "L"}:
         pil = pil.convert("RGBA" if "A" in pil.mode or "transparency" in pil.info else "RGB")
-    out = io.BytesIO()
     # Explicit empty metadata: some Pillow plugins copy ICC/comments from image.info.
     if key == "jpg":
         if pil.mode == "RGBA":
             flat = Image.new("RGB", pil.size, _WHITE)
             flat.paste(pil, (0, 0), pil.getchannel("A"))
             pil = flat
-        pil.save(out, "JPEG", quality=quality, exif=b"", icc_profile=None, comment=b"")
-    elif key == "png":
-        pil.save(out, "PNG", icc_profile=None, **_PNG_OPTIONS)
-    else:
-        pil.save(out, "WEBP", quality=quality, method=_WEBP_METHOD, exif=b"", icc_profile=None)
-    return out.getvalue()
+        return _saved(pil, "JPEG", quality=quality, exif=b"", icc_profile=None, comment=b"")
+    if key == "png":
+        return _saved(pil, "PNG", icc_profile=None, **_PNG_OPTIONS)
+    return _saved(pil, "WEBP", quality=quality, method=_WEBP_METHOD, exif=b"", icc_profile=None)
+
+
+def _saved(image: Image.Image, fmt: str, **options: object) -> bytes:
+    """``image.save(..., fmt, **options)``'s bytes, encoded into an in-memory file.
+
+    Pillow encodes into a file descriptor with the GIL released, but into a ``BytesIO``
+    chunk by chunk from Python, holding it: a 1 MP JPEG then stops every other thread of
+    the process for its whole ~3 ms (measured: a thumbnail "beside" it started only once
+    it was done). A memfd is a file descriptor with no file behind it (Linux); elsewhere
+    a ``BytesIO`` it is.
+    """
+    if not hasattr(os, "memfd_create"):
+        out = io.BytesIO()
+        image.save(out, fmt, **options)
+        return out.getvalue()
+    with open(os.memfd_create("vbg-encode", os.MFD_CLOEXEC), "w+b") as file:
+        image.save(file, fmt, **options)
+        file.seek(0)
+        return file.read()
 
 
 # After the integer box reduction, a shrink by at most this much is left to a plain cubic
