@@ -76,3 +76,33 @@ def foreground_block(photo, matte, fg, bg, grid_width, cell, top, left, out):
                 value += f_hat
                 value += np.float32(0.5)
                 out[y, x, c] = min(max(value, np.float32(0.0)), np.float32(255.0))
+
+
+@numba.njit(
+    types.void(
+        _array(types.uint8, 3),
+        _array(types.uint8, 3),
+        _array(types.uint8, 3),
+        types.float32,
+        types.float32,
+        _array(types.float32, 3, False),
+    ),
+    cache=True,
+    nogil=True,
+)
+def mixed_means(near, far, plain, far_share, plain_share, out):
+    """``out`` (float32 3xhxw) = the local mean colour of one weight's pixels, from its
+    blurred premultiplied maps ``near`` and ``far`` (uint8 4xhxw: colour x weight, then the
+    weight) and the blurred colour ``plain`` (uint8 3xhxw): ``(near + far_share far +
+    plain_share plain) / (near_w + far_share far_w + plain_share)``, weights in 0..1."""
+    height, width = plain.shape[1:]
+    scale = np.float32(1.0 / 255.0)
+    for y in range(height):
+        for x in range(width):
+            near_weight = np.float32(near[3, y, x]) * scale
+            far_weight = np.float32(far[3, y, x]) * scale
+            total = near_weight + far_share * far_weight + plain_share
+            for c in range(3):
+                value = np.float32(near[c, y, x]) + far_share * np.float32(far[c, y, x])
+                value += plain_share * np.float32(plain[c, y, x])
+                out[c, y, x] = value / total

@@ -16,8 +16,12 @@ most a level from Pillow's, six times faster.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+
 import numpy as np
 from PIL import Image, ImageFilter
+
+from compositing import compose_kernels
 
 # Statistics are taken at about this many pixels on the long side (factor = long / this;
 # 8 at 1920). 480 measured slightly better edges (MAE 3.6 against 3.9 levels) for twice the
@@ -32,6 +36,9 @@ _PURE_FROM = 0.9
 # full resolution gave MAE 3.9 levels, 16 px 4.7, 32 px 6.1).
 FG_SIGMA, FG_FALLBACK_SIGMA = 0.8, 6.0
 _FAR_SHARE, _PLAIN_SHARE = 0.05, 1e-3
+# Runs ``work(item)`` for every item, in any order and on any threads, and returns when all
+# are done (``in_turn``: one after the other; the web process passes engine.compute_shared).
+Runner = Callable[[Callable[[int], object], Iterable[int]], None]
 # Full-resolution pixels per cell of the map grid the soft band reads F̂ and B̂ from.
 MAP_CELL = 4
 
@@ -118,28 +125,53 @@ class LowRes:
         self.bg_weight = np.clip((1.0 - _PURE_FROM - alpha) * ramp, 0.0, 1.0)
 
     def weighted_means(
-        self, weights: list[np.ndarray], sigma: float, *, fallback_sigma: float
+        self,
+        weights: list[np.ndarray],
+        sigma: float,
+        *,
+        fallback_sigma: float,
+        runner: Runner | None = None,
     ) -> np.ndarray:
         """Local mean colours of the pixels with each of ``weights`` (float hxw, 0..1):
         float32 Nx3xhxw (0..255, R, G, B maps), one per weight, all blurred together.
 
         Mixes a ``sigma`` estimate with a wider ``fallback_sigma`` one where the first sees
         little weight, and with the plain local mean where neither sees any.
-        sigma, fallback_sigma: in low-resolution pixels.
+        sigma, fallback_sigma: in low-resolution pixels. ``runner``: how the blurs (one
+        job per weight, and the plain mean) are run (``compose.Runner``; default in turn).
+        Every map is blurred on its own, so any grouping gives the same integers.
         """
         count = len(weights)
         premultiplied = _premultiplied(self.colour, weights)
-        near = np.stack(_smooth(premultiplied, sigma), dtype=np.float32)
-        far = np.stack(_smooth(premultiplied + self.colour, fallback_sigma), dtype=np.float32)
-        plain = far[4 * count :]
-        near = near.reshape(count, 4, *near.shape[1:])
-        far = far[: 4 * count].reshape(near.shape)
-        near_weight = near[:, 3:4] * (1.0 / 255.0)
-        far_weight = far[:, 3:4] * (1.0 / 255.0)
-        total_weight = near_weight + _FAR_SHARE * far_weight + _PLAIN_SHARE
-        colour = near[:, :3] + _FAR_SHARE * far[:, :3] + _PLAIN_SHARE * plain
-        colour /= total_weight
+        near: list[np.ndarray] = [np.empty(0)] * count
+        far: list[np.ndarray] = [np.empty(0)] * (count + 1)
+
+        def blur(index: int) -> None:  # index == count: the plain colour means
+            if index == count:
+                far[index] = np.stack(_smooth(self.colour, fallback_sigma))
+                return
+            planes = premultiplied[4 * index : 4 * index + 4]
+            near[index] = np.stack(_smooth(planes, sigma))
+            far[index] = np.stack(_smooth(planes, fallback_sigma))
+
+        (runner or in_turn)(blur, range(count, -1, -1))
+        colour = np.empty((count, 3, *self.colour[0].shape), np.float32)
+        for index in range(count):
+            compose_kernels.mixed_means(
+                near[index],
+                far[index],
+                far[count],
+                np.float32(_FAR_SHARE),
+                np.float32(_PLAIN_SHARE),
+                colour[index],
+            )
         return colour
+
+
+def in_turn(work: Callable[[int], object], items: Iterable[int]) -> None:
+    """The default ``Runner``: ``work(item)`` for each item, in order, in this thread."""
+    for item in items:
+        work(item)
 
 
 def _interleaved(planes: np.ndarray) -> np.ndarray:
@@ -188,8 +220,11 @@ class BandMaps:
     """F̂ and B̂, the local foreground and background colours, on a grid of
     ``MAP_CELL``-pixel cells of the full-resolution photo (uint8 N x 3 each)."""
 
-    def __init__(self, low: LowRes, size: tuple[int, int]) -> None:
+    def __init__(self, low: LowRes, size: tuple[int, int], runner: Runner | None = None) -> None:
         means = low.weighted_means(
-            [low.fg_weight, low.bg_weight], FG_SIGMA, fallback_sigma=FG_FALLBACK_SIGMA
+            [low.fg_weight, low.bg_weight],
+            FG_SIGMA,
+            fallback_sigma=FG_FALLBACK_SIGMA,
+            runner=runner,
         )
         (self.fg, self.bg), self.grid_width = _map_grid(means, size, MAP_CELL)

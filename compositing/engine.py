@@ -15,7 +15,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -176,6 +176,34 @@ def compute_inline[T](function: Callable[..., T], /, *args: Any, **kwargs: Any) 
     except Exception as exc:  # delivered by result(), as from a thread
         done.set_exception(exc)
     return done
+
+
+def compute_shared[T](work: Callable[[T], object], items: Iterable[T]) -> None:
+    """``work(item)`` for every item, the items taken in turn by the caller and the side
+    thread (:func:`compute_beside`), whichever is free: independent strips of one image
+    are done on both cores when the second is idle, and all by the caller when the side
+    thread is busy with other work (its share is then cancelled, never waited for). An
+    exception from either is raised here, once both have stopped."""
+    pending = iter(list(items))
+    lock = threading.Lock()
+
+    def drain() -> None:
+        while True:
+            with lock:
+                item = next(pending, _NO_ITEM)
+            if item is _NO_ITEM:
+                return
+            work(item)
+
+    side = compute_beside(drain)
+    try:
+        drain()
+    finally:
+        if not side.cancel():
+            side.result()
+
+
+_NO_ITEM = object()
 
 
 def _run_beside[T](in_slot: bool, function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:

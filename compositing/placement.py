@@ -31,6 +31,7 @@ import numpy as np
 from PIL import Image
 
 from compositing.compose import (
+    Runner,
     blurred_background_image,
     compose_image,
     compose_onto_photo,
@@ -288,6 +289,7 @@ def render(
     color: tuple[int, int, int] | None = None,
     keep_background: bool = True,
     photo_owned: bool = False,
+    runner: Runner | None = None,
 ) -> tuple[Image.Image, Image.Image | None]:
     """The saved result for these options: (image, the background canvas behind the person).
 
@@ -301,7 +303,8 @@ def render(
     image without keep_background or a moved subject is painted into the photo itself, the
     background covered a few rows at a time (``compose.compose_onto_photo``): no canvas.
     The image is RGB (RGBA for transparent; L, the matte alone, for channels "alpha").
-    Without placement the result is ``compose_image``'s, unchanged.
+    Without placement the result is ``compose_image``'s, unchanged. ``runner``: how
+    ``compose_image`` runs its strips (``compose.Runner``).
     """
     mask = matte_image(alpha)
     if placement.channels == "alpha":
@@ -335,6 +338,7 @@ def render(
             color=color,
             blur_radius=radius,
             in_place=in_place,
+            runner=runner,
         )
         return result, None if in_place else canvas_bg
     foreground = Image.fromarray(estimate_foreground(photo, mask), "RGB")

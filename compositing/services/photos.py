@@ -37,6 +37,7 @@ from compositing import imaging
 from compositing.engine import (
     compute_beside,
     compute_inline,
+    compute_shared,
     compute_slot,
     get_engine,
     person_in_photo,
@@ -433,6 +434,7 @@ def _render_and_save(
             keep_background=background.image is not None,
             color=choice.color_rgb,
             photo_owned=photo_owned,
+            runner=compute_shared,
         )
     with compute_slot():
         result_file, thumbnail_file = _encode_result(result, request.fmt, timings)

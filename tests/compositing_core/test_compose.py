@@ -389,3 +389,26 @@ def test_bad_options_are_refused_clearly():
         compose(PHOTO, alpha, mode="color", color=(300, 0, 0))
     with pytest.raises(ValueError, match="alpha"):
         compose(PHOTO, alpha[:-1], mode="transparent")
+
+
+def _two_threads(work, items):
+    """A ``compose.Runner`` that does the items on two threads, in no set order."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(2) as pool:
+        for future in [pool.submit(work, item) for item in reversed(list(items))]:
+            future.result()
+
+
+@pytest.mark.parametrize("mode", ["image", "color", "transparent"])
+def test_compose_on_two_threads_gives_the_same_pixels(mode):
+    observed, soft, *_ = _soft_scene()
+    alpha = np.zeros((700, 900), np.float32)
+    alpha[50:690, 230:870] = soft
+    photo = np.asarray(coffee().convert("RGB").resize((900, 700))).copy()
+    photo[50:690, 230:870] = observed
+    background = astronaut().resize((640, 480))
+    options = {"mode": mode, "background": background, "color": "#208040"}
+    in_turn = compose_image(photo, alpha, **options)
+    threaded = compose_image(photo, alpha, runner=_two_threads, **options)
+    assert np.array_equal(np.asarray(threaded), np.asarray(in_turn))

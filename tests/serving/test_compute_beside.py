@@ -91,3 +91,41 @@ def test_zero_side_threads_runs_in_line(settings, monkeypatch):
 def _in_slot(value: str) -> str:
     with engine.compute_slot():
         return value
+
+
+def test_shared_work_is_done_once_per_item_by_the_caller_and_the_side_thread():
+    done: list[tuple[int, str]] = []
+    lock = threading.Lock()
+    both = threading.Barrier(2, timeout=5)  # each thread's first item waits for the other's
+
+    def work(item: int) -> None:
+        name = threading.current_thread().name
+        with lock:
+            first = all(other != name for _, other in done)
+            done.append((item, name))
+        if first:
+            both.wait()
+
+    engine.compute_shared(work, range(12))
+    assert sorted(item for item, _ in done) == list(range(12))
+    assert len({name for _, name in done}) == 2  # the caller and the side thread
+
+
+def test_shared_work_does_not_wait_for_a_busy_side_thread():
+    busy, release = threading.Event(), threading.Event()
+    blocker = engine.compute_beside(lambda: (busy.set(), release.wait(10)))
+    assert busy.wait(5)
+    names: list[str] = []
+    engine.compute_shared(lambda item: names.append(threading.current_thread().name), range(5))
+    assert names == [threading.current_thread().name] * 5  # all in the caller, no waiting
+    release.set()
+    blocker.result(5)
+
+
+def test_an_error_in_shared_work_is_raised_to_the_caller():
+    def work(item: int) -> None:
+        if item == 3:
+            raise ValueError("bad strip")
+
+    with pytest.raises(ValueError, match="bad strip"):
+        engine.compute_shared(work, range(8))
