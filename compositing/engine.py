@@ -84,14 +84,17 @@ class Engine:
         """Person alpha, float32 HxW in 0..1 at the image's resolution (all zeros: no person)."""
         return self._run(self.segmenter.segment, image)
 
-    def segment_matte(self, image: Image.Image | np.ndarray) -> np.ndarray:
+    def segment_matte(self, image: Image.Image | np.ndarray, *, shared: bool = False) -> np.ndarray:
         """The 8-bit matte: uint8 HxW, ``round(255 * alpha)`` of :meth:`segment`, made
-        without a full-size float alpha where the backend can (the selfie one does)."""
-        return self._run(self.segmenter.segment_matte, image)
+        without a full-size float alpha where the backend can (the selfie one does).
+        ``shared``: the backend may share its independent parts with the process's side
+        thread when it is idle (:func:`compute_shared`)."""
+        runner = compute_shared if shared else None
+        return self._run(self.segmenter.segment_matte, image, runner=runner)
 
-    def _run(self, method: Any, image: Image.Image | np.ndarray) -> np.ndarray:
+    def _run(self, method: Any, image: Image.Image | np.ndarray, **options: Any) -> np.ndarray:
         try:
-            return method(image)
+            return method(image, **options)
         except (WeightsMissing, WeightsError) as exc:
             logger.error("segmentation model unavailable: %s", exc)
             raise ModelUnavailable() from exc

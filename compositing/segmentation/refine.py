@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import cv2
@@ -37,6 +38,12 @@ from . import guided_kernels
 
 # Rows per strip are chosen so a strip's float working set stays around this many bytes.
 _STRIP_BYTES = 8 << 20
+# Rows per band of the parts a ``Runner`` may share out between threads: of the photo (the
+# full-resolution pass) and of the coefficient grid (products, solve).
+_PHOTO_BAND_ROWS, _GRID_BAND_ROWS = 128, 64
+# Runs ``work(item)`` for every item, in any order and on any threads, and returns when all
+# are done (``in_turn``: one after the other; the web process passes engine.compute_shared).
+Runner = Callable[[Callable[[int], object], Iterable[int]], None]
 
 
 @dataclass(frozen=True)
@@ -111,7 +118,12 @@ def _box_mean_plane(plane: np.ndarray, radius: int, counts: np.ndarray) -> np.nd
 
 
 def guided_filter_coefficients(
-    guide: torch.Tensor, prob: torch.Tensor, *, radius: int, eps: float
+    guide: torch.Tensor,
+    prob: torch.Tensor,
+    *,
+    radius: int,
+    eps: float,
+    runner: Runner | None = None,
 ) -> torch.Tensor:
     """Colour guided filter coefficients: guide float 3xhxw, prob float hxw → 4xhxw.
 
@@ -119,28 +131,52 @@ def guided_filter_coefficients(
     output for any guide ``I`` sampled on (or upsampled to) the same grid. The per-pixel
     products and the 3x3 solve (by cofactors) are compiled loops
     (:mod:`.guided_kernels`), the box sums OpenCV's: ~2.5 ms at 384x288 on one core (6 ms
-    as numpy planes, 31 ms as stacked torch operations).
+    as numpy planes, 31 ms as stacked torch operations). ``runner``: how the independent
+    parts (bands of rows, planes) are run (``Runner``; default one after the other).
     """
+    run = runner or in_turn
     g = guide.detach().float().numpy()
     p = prob.detach().float().numpy()
     counts = _window_counts(*p.shape, radius, p.dtype)
     products = guided_kernels.planes(guided_kernels.PRODUCT_PLANES, *p.shape)
-    guided_kernels.guide_products(g, p, products)
     solved = guided_kernels.planes(4, *p.shape)
-    guided_kernels.guided_solve(_box_sums(products, radius), counts, np.float32(eps), solved)
-    means = _box_sums(solved, radius)
+    bands = range(0, p.shape[0], _GRID_BAND_ROWS)
+
+    def multiply(top: int) -> None:
+        rows = slice(top, top + _GRID_BAND_ROWS)
+        guided_kernels.guide_products(g[:, rows], p[rows], products[:, rows])
+
+    def solve(top: int) -> None:
+        rows = slice(top, top + _GRID_BAND_ROWS)
+        guided_kernels.guided_solve(products[:, rows], counts[rows], eps32, solved[:, rows])
+
+    eps32 = np.float32(eps)
+    run(multiply, bands)
+    _box_sums(products, radius, run)
+    run(solve, bands)
+    means = _box_sums(solved, radius, run)
     means /= counts
     return torch.from_numpy(means)
 
 
-def _box_sums(planes: np.ndarray, radius: int) -> np.ndarray:
+def _box_sums(planes: np.ndarray, radius: int, runner: Runner) -> np.ndarray:
     """Sum over a (2r+1)² window (zeros outside) of each C-contiguous plane of float Cxhxw,
-    in place; with radius 0 the planes themselves."""
+    in place, the planes run by ``runner``; with radius 0 the planes themselves."""
     if radius > 0:
         ones = np.ones(2 * radius + 1, planes.dtype)
-        for plane in planes:
+
+        def box(index: int) -> None:
+            plane = planes[index]
             cv2.sepFilter2D(plane, -1, ones, ones, dst=plane, borderType=cv2.BORDER_CONSTANT)
+
+        runner(box, range(len(planes)))
     return planes
+
+
+def in_turn(work: Callable[[int], object], items: Iterable[int]) -> None:
+    """The default ``Runner``: ``work(item)`` for each item, in order, in this thread."""
+    for item in items:
+        work(item)
 
 
 def _row_weights(out_size: int, in_size: int, start: int, stop: int) -> tuple[torch.Tensor, ...]:
@@ -166,6 +202,7 @@ def apply_coefficients(
     *,
     low: float = 0.0,
     high: float = 1.0,
+    runner: Runner | None = None,
 ) -> torch.Tensor:
     """Write ``clamp((a·I + b - low) / (high - low), 0, 1)`` for every full-res pixel.
 
@@ -177,7 +214,8 @@ def apply_coefficients(
 
     With a guide, pixels whose value is provably clamped (see
     :func:`.guided_kernels.quad_states`) are filled without the formula: on portraits ~90%
-    of the photo, so ~2 ms at 1 MP on one core.
+    of the photo, so ~2 ms at 1 MP on one core. ``runner``: how the bands of rows are run
+    (``Runner``; default one after the other).
     """
     channels = coefficients.shape[0]
     # Fold the 1/255 and the low/high mapping into the (small) coefficient maps once:
@@ -188,7 +226,7 @@ def apply_coefficients(
     coefficients = coefficients.float() * scale
     coefficients[-1] -= low * gain
     if channels == 4:
-        _apply_guided(rgb.numpy(), coefficients.numpy(), out.numpy())
+        _apply_guided(rgb.numpy(), coefficients.numpy(), out.numpy(), runner or in_turn)
         return out
     _upsample_strips(coefficients[0], out)
     return out
@@ -212,24 +250,30 @@ def _upsample_strips(prob: torch.Tensor, out: torch.Tensor) -> None:
             out[start:stop].copy_(q.mul_(255.0).add_(0.5))
 
 
-def _apply_guided(rgb: np.ndarray, coefficients: np.ndarray, out: np.ndarray) -> None:
+def _apply_guided(
+    rgb: np.ndarray, coefficients: np.ndarray, out: np.ndarray, runner: Runner
+) -> None:
     """:func:`apply_coefficients` with a guide: folded float32 4xhxw coefficients into
-    ``out`` (HxW float32 or uint8) in one compiled pass (:func:`.guided_kernels.guided_pass`).
-    Pixels of saturated quads get 0 or 1 (255) directly; the formula runs on the rest (the
-    person's outline, ~10% of a portrait)."""
+    ``out`` (HxW float32 or uint8) in one compiled pass (:func:`.guided_kernels.guided_pass`)
+    per band of rows. Pixels of saturated quads get 0 or 1 (255) directly; the formula runs
+    on the rest (the person's outline, ~10% of a portrait)."""
     height, width = out.shape
     h, w = coefficients.shape[1:]
     matte = out.dtype == np.uint8
-    guided_kernels.guided_pass(
-        rgb,
-        coefficients,
-        *_bilinear_taps(height, h),
-        *_bilinear_taps(width, w),
-        guided_kernels.quad_states(coefficients),
-        out,
-        np.float32(255.0 if matte else 1.0),
-        np.float32(0.5 if matte else 0.0),  # the uint8 cast then rounds like numpy
-    )
+    y0s, y1s, wys = _bilinear_taps(height, h)
+    columns = _bilinear_taps(width, w)
+    quads = guided_kernels.quad_states(coefficients)
+    scale = np.float32(255.0 if matte else 1.0)
+    offset = np.float32(0.5 if matte else 0.0)  # the uint8 cast then rounds like numpy
+
+    def band(top: int) -> None:
+        rows = slice(top, top + _PHOTO_BAND_ROWS)
+        taps = (y0s[rows], y1s[rows], wys[rows])
+        guided_kernels.guided_pass(
+            rgb[rows], coefficients, *taps, *columns, quads, out[rows], scale, offset
+        )
+
+    runner(band, range(0, height, _PHOTO_BAND_ROWS))
 
 
 def coefficient_grid(height: int, width: int, resolution: int) -> tuple[int, int]:
@@ -239,16 +283,25 @@ def coefficient_grid(height: int, width: int, resolution: int) -> tuple[int, int
 
 
 def refine_guided(
-    rgb: torch.Tensor, prob: torch.Tensor, params: GuidedFilterParams, out: torch.Tensor
+    rgb: torch.Tensor,
+    prob: torch.Tensor,
+    params: GuidedFilterParams,
+    out: torch.Tensor,
+    runner: Runner | None = None,
 ) -> torch.Tensor:
-    """uint8 HxWx3 photo + float h'xw' probability → float32 HxW alpha, written to ``out``."""
+    """uint8 HxWx3 photo + float h'xw' probability → float32 HxW alpha, written to ``out``.
+    ``runner``: how independent parts are run (``Runner``; default one after the other)."""
     height, width = rgb.shape[:2]
     h, w = coefficient_grid(height, width, params.resolution)
     guide = downsample_rgb(rgb, h, w)
     p = resize_probability(prob, h, w)
     radius = max(1, round(params.radius * max(h, w) / max(prob.shape)))
-    coefficients = guided_filter_coefficients(guide, p, radius=radius, eps=params.eps)
-    return apply_coefficients(rgb, coefficients, out, low=params.low, high=params.high)
+    coefficients = guided_filter_coefficients(
+        guide, p, radius=radius, eps=params.eps, runner=runner
+    )
+    return apply_coefficients(
+        rgb, coefficients, out, low=params.low, high=params.high, runner=runner
+    )
 
 
 def upsample_bilinear(prob: torch.Tensor, out: torch.Tensor) -> torch.Tensor:

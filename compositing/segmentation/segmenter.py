@@ -19,6 +19,8 @@ from .image_input import image_to_rgb
 if TYPE_CHECKING:
     import torch
 
+    from .refine import Runner
+
 
 class Segmenter(ABC):
     """A loaded person-segmentation model. ``name`` is recorded on each composite."""
@@ -33,9 +35,13 @@ class Segmenter(ABC):
         """
         return self.segment_rgb(image_to_rgb(image))
 
-    def segment_matte(self, image: Image.Image | np.ndarray) -> np.ndarray:
+    def segment_matte(
+        self, image: Image.Image | np.ndarray, *, runner: Runner | None = None
+    ) -> np.ndarray:
         """The 8-bit matte of ``image``: uint8 HxW, ``round(255 * alpha)`` of
-        :meth:`segment` (a backend may make it without the float alpha)."""
+        :meth:`segment` (a backend may make it without the float alpha). ``runner``: how a
+        backend may run independent parts of its work (``refine.Runner``; this one runs
+        everything in the caller)."""
         alpha = self.segment(image)
         matte = np.empty(alpha.shape, np.uint8)
         rows = max(1, (1 << 20) // max(1, alpha.shape[1]))

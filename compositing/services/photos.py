@@ -393,7 +393,7 @@ def _segment(image: Image.Image) -> tuple[np.ndarray, str]:
     The one place the photo path reaches the model (tests patch it to prove a
     re-composite never does)."""
     engine = get_engine()
-    return engine.segment_matte(image), engine.model_name
+    return engine.segment_matte(image, shared=True), engine.model_name
 
 
 def _mask_has_person(alpha: np.ndarray) -> bool:

@@ -150,3 +150,33 @@ def test_guided_refinement_with_skipping_equals_the_plain_formula_on_a_portrait_
     coefficients = guided_filter_coefficients(guide, p, radius=3, eps=params.eps)
     fraction = _check_against_plain_formula(rgb, coefficients, params.low, params.high)
     assert fraction > 0.6
+
+
+def _two_threads(work, items):
+    """A ``refine.Runner`` that does the items on two threads, last first."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(2) as pool:
+        for future in [pool.submit(work, item) for item in reversed(list(items))]:
+            future.result()
+
+
+def test_refinement_shared_between_threads_gives_the_same_alpha():
+    # Taller and wider than a band of rows (photo 128, grid 64), with a soft outline.
+    generator = torch.Generator().manual_seed(3)
+    height, width = 700, 530
+    yy, xx = torch.meshgrid(torch.arange(height), torch.arange(width), indexing="ij")
+    person = ((yy - 400.0) ** 2 / 260**2 + (xx - 260.0) ** 2 / 180**2) < 1
+    rgb = torch.randint(0, 256, (height, width, 3), dtype=torch.uint8, generator=generator)
+    rgb[person] = rgb[person] // 4 + 150
+    prob = F.interpolate(person[None, None].float(), size=(256, 192), mode="area")[0, 0]
+    params = GuidedFilterParams()
+    for dtype in (torch.uint8, torch.float32):
+        in_turn, shared = (
+            torch.zeros(height, width, dtype=dtype),
+            torch.ones(height, width, dtype=dtype),
+        )
+        refine_guided(rgb, prob, params, in_turn)
+        refine_guided(rgb, prob, params, shared, runner=_two_threads)
+        assert torch.equal(shared, in_turn)
+        assert 0 < float(in_turn.float().mean()) < float(in_turn.max())  # a real, soft matte

@@ -27,7 +27,7 @@ from PIL import Image
 
 from ..image_input import image_to_rgb
 from ..preprocessing import network_input
-from ..refine import GuidedFilterParams, refine_guided, upsample_bilinear
+from ..refine import GuidedFilterParams, Runner, refine_guided, upsample_bilinear
 from ..registry import EngineConfig
 from ..segmenter import Segmenter
 from ..selfie_net import SelfieSegmentationNet, selfie_segmentation_net
@@ -110,9 +110,12 @@ class SelfieSegmenter(Segmenter):
         return torch.sigmoid(logits)[0, 0].cpu()  # refinement runs on the CPU
 
     @torch.inference_mode()
-    def segment_rgb(self, rgb: np.ndarray, *, matte: bool = False) -> np.ndarray:
+    def segment_rgb(
+        self, rgb: np.ndarray, *, matte: bool = False, runner: Runner | None = None
+    ) -> np.ndarray:
         """As :meth:`Segmenter.segment_rgb`; ``matte``: the 8-bit matte (uint8, 255 =
-        person) written strip by strip, with no full-size float alpha (192 MB at 48 MP)."""
+        person) written strip by strip, with no full-size float alpha (192 MB at 48 MP).
+        ``runner``: how the refinement runs its independent parts (``refine.Runner``)."""
         options = self.options
         height, width = rgb.shape[:2]
         alpha = np.zeros((height, width), dtype=np.uint8 if matte else np.float32)
@@ -128,12 +131,12 @@ class SelfieSegmenter(Segmenter):
 
         box = self.crop_box(person, width, height) if options.second_pass else None
         if box is None:
-            self._refine(photo, prob, out)
+            self._refine(photo, prob, out, runner)
         else:
             # Outside the crop the first pass found no person: it stays 0.
             x0, y0, x1, y1 = box
             region = photo[y0:y1, x0:x1]
-            self._refine(region, self.probability(region), out[y0:y1, x0:x1])
+            self._refine(region, self.probability(region), out[y0:y1, x0:x1], runner)
         return alpha
 
     def _runtime(self, network: torch.nn.Module, example: torch.Tensor) -> torch.nn.Module:
@@ -148,18 +151,26 @@ class SelfieSegmenter(Segmenter):
             self._runtimes[key] = runtime
         return runtime
 
-    def segment_matte(self, image: Image.Image | np.ndarray) -> np.ndarray:
-        return self.segment_rgb(image_to_rgb(image), matte=True)
+    def segment_matte(
+        self, image: Image.Image | np.ndarray, *, runner: Runner | None = None
+    ) -> np.ndarray:
+        return self.segment_rgb(image_to_rgb(image), matte=True, runner=runner)
 
     @torch.inference_mode()
     def refine(self, rgb: torch.Tensor, prob: torch.Tensor, out: torch.Tensor) -> None:
         self._refine(rgb, prob, out)
 
-    def _refine(self, rgb: torch.Tensor, prob: torch.Tensor, out: torch.Tensor) -> None:
+    def _refine(
+        self,
+        rgb: torch.Tensor,
+        prob: torch.Tensor,
+        out: torch.Tensor,
+        runner: Runner | None = None,
+    ) -> None:
         if self.options.refine == "bilinear":
             upsample_bilinear(prob, out)
         else:
-            refine_guided(rgb, prob, self.options.guided, out)
+            refine_guided(rgb, prob, self.options.guided, out, runner)
 
     def crop_box(self, person: torch.Tensor, width: int, height: int) -> Box | None:
         """Second-pass crop (full-res pixels) around the first pass's person pixels (bool
