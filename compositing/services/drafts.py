@@ -24,7 +24,7 @@ from django.utils import timezone
 from compositing.engine import compute_slot
 from compositing.models import Composite
 from compositing.services.composites import composite_delete
-from compositing.services.photos import photo_cut_out
+from compositing.services.cut_out import photo_cut_out
 from compositing.services.rate_limits import composite_rate_take
 from compositing.services.stage_timings import ms, timed
 from compositing.services.stored_files import Undo, files_store_then_insert

@@ -34,14 +34,7 @@ from django.utils import timezone
 from PIL import Image
 
 from compositing import imaging
-from compositing.engine import (
-    compute_beside,
-    compute_inline,
-    compute_shared,
-    compute_slot,
-    get_engine,
-    person_in_photo,
-)
+from compositing.engine import compute_beside, compute_shared, compute_slot
 from compositing.models import Composite
 from compositing.placement import (
     CanvasSource,
@@ -59,40 +52,29 @@ from compositing.services.background_choice import (
     composite_notice_add,
 )
 from compositing.services.composites import composite_delete, composite_get
+from compositing.services.cut_out import CANVAS_BESIDE_MAX_PIXELS, photo_cut_out
 from compositing.services.placement import placement_as_dict, placement_parse
 from compositing.services.rate_limits import composite_rate_take
 from compositing.services.stage_timings import Timings, ms, timed, timed_call
 from compositing.services.stored_files import (
     FileData,
     Undo,
-    file_future,
     file_suffix,
     files_store_then_insert,
     stored_file_read,
 )
 from compositing.services.uploads import (
     image_upload_decode,
-    photo_source_bytes,
     stored_image_decode,
     upload_display_name,
 )
-from vbgsite.errors import InvalidOption, NoPerson
+from vbgsite.errors import InvalidOption
 
 PHOTO_FORMATS: tuple[str, ...] = ("jpg", "png", "webp")
 # Longest side of the history thumbnail, in pixels (the grid shows them at about 300 px,
 # so 480 stays sharp on high-density screens).
 THUMBNAIL_SIDE = 480
-# The source is kept as uploaded minus its metadata when it is a plain JPEG, else
-# re-encoded (no EXIF/GPS, orientation and colour profile applied) at a quality where
-# re-composites are indistinguishable from the first composite (uploads.photo_source_bytes).
-SOURCE_QUALITY = 95
 RESULT_QUALITY = 90
-# A photo "has a person" when at least this fraction of its pixels has alpha >= 0.5.
-# The model leaves faint specks on photos without people; a real subject covers far more.
-PERSON_MIN_FRACTION = 0.002
-# Photos up to this many pixels get their canvas covered (_CanvasBeside) and the person
-# detectors run beside the model; bigger ones in turn: the peak stays photo + matte + canvas.
-CANVAS_BESIDE_MAX_PIXELS = 16_000_000
 MISSING_FILE = "A stored file of this composite is missing."
 # Said (composite_notices), not done silently, when the format asked for cannot hold it.
 TRANSPARENT_AS_PNG = (
@@ -295,51 +277,6 @@ class _PhotoRequest:
         self.fmt = fmt
 
 
-@dataclass
-class CutOut:
-    """A photo's cut-out: the 8-bit matte, the model that made it, and the two files every
-    photo keeps (``source`` JPEG and ``mask`` PNG), still being encoded beside the caller."""
-
-    alpha: np.ndarray  # uint8 HxW, 255 = person
-    model_name: str
-    files: dict[str, Future[FileData]]
-
-
-def photo_cut_out(photo: bytes | IO[bytes], picture: Image.Image, timings: Timings) -> CutOut:
-    """Run the model on ``picture`` (decoded from the upload ``photo``) and check that it
-    shows a person; raises NoPerson (or the model's errors) otherwise.
-
-    Stages that do not need each other overlap (``compute_beside``): the detectors (up to
-    ``CANVAS_BESIDE_MAX_PIXELS``) and the source file beside the model, the mask's PNG
-    beside what the caller does next. ``timings`` gets each stage's own time (the files'
-    in ``encode_ms``), so on two cores they add up to more than the wall time.
-    """
-    small = picture.width * picture.height <= CANVAS_BESIDE_MAX_PIXELS
-    beside = compute_beside if small else compute_inline
-    detectors = beside(timed_call, timings, "person_check_ms", person_in_photo, picture)
-    source = compute_beside(
-        timed_call,
-        timings,
-        "encode_ms",
-        photo_source_bytes,
-        photo,
-        picture,
-        quality=SOURCE_QUALITY,
-    )
-    with timed(timings, "segment_ms"):
-        alpha, model_name = _segment(picture)
-    with timed(timings, "person_check_ms"):
-        has_person = _mask_has_person(alpha)
-    if not has_person or not detectors.result():
-        raise NoPerson()
-    mask = compute_beside(timed_call, timings, "encode_ms", imaging.alpha_to_png, alpha)
-    return CutOut(
-        alpha=alpha,
-        model_name=model_name,
-        files={"source": file_future(source, "jpg"), "mask": file_future(mask, "png")},
-    )
-
-
 class _CanvasBeside:
     """The background of mode "image" covered to the photo's size on the side thread while
     the model runs (the canvas does not depend on the cut-out; a 12 MP cover takes about
@@ -383,25 +320,6 @@ class _CanvasBeside:
 
     def rows(self, size: tuple[int, int], placement: Placement) -> Callable[..., Image.Image]:
         return canvas_rows(self.source, size, placement)
-
-
-def _segment(image: Image.Image) -> tuple[np.ndarray, str]:
-    """The 8-bit matte (uint8 HxW, 255 = person) of ``image``, and the name of the model
-    that made it. Everything after the model works on the matte (the stored mask is 8-bit
-    too), so the float alpha (4 bytes a pixel: 192 MB at 48 MP) is dropped at once.
-
-    The one place the photo path reaches the model (tests patch it to prove a
-    re-composite never does)."""
-    engine = get_engine()
-    return engine.segment_matte(image, shared=True), engine.model_name
-
-
-def _mask_has_person(alpha: np.ndarray) -> bool:
-    """alpha: uint8 HxW (or float32 in 0..1). Enough pixels of the mask are confidently the
-    person (alpha >= 0.5, 128 in 8 bits). Not enough on its own: the mask alone calls a
-    cat or coins a person, so the detectors (``engine.person_in_photo``) must agree."""
-    sure = alpha >= (128 if alpha.dtype == np.uint8 else 0.5)
-    return int(np.count_nonzero(sure)) >= PERSON_MIN_FRACTION * alpha.size
 
 
 def _render_and_save(

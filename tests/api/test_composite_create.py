@@ -10,7 +10,7 @@ from skimage.morphology import binary_erosion, disk
 
 from backgrounds.models import Background
 from compositing.models import Composite
-from compositing.services import photos
+from compositing.services import cut_out
 from tests.api import images
 from tests.compositing.conftest import make_background
 
@@ -162,7 +162,7 @@ def test_recomposite_of_a_new_composite_reuses_its_mask(api, monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("the segmentation model was called")
 
-    monkeypatch.setattr(photos, "_segment", refuse)
+    monkeypatch.setattr(cut_out, "_segment", refuse)
     response = api.post(
         f"{URL}{created.json()['id']}/recomposite/", {"color": "#0000FF"}, format="json"
     )

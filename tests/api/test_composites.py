@@ -12,7 +12,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from compositing.models import Composite
-from compositing.services import photos
+from compositing.services import cut_out
 from tests.api import images
 from tests.compositing.conftest import make_background
 
@@ -40,7 +40,7 @@ def no_model(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("the segmentation model was called")
 
-    monkeypatch.setattr(photos, "_segment", refuse)
+    monkeypatch.setattr(cut_out, "_segment", refuse)
 
 
 # -- history and detail -------------------------------------------------------------------

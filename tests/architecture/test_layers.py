@@ -25,6 +25,7 @@ PURE = (
     "compositing.jpeg_strip",
     "compositing.compose",
     "compositing.compose_stats",
+    "compositing.compose_kernels",
     "compositing.placement",
 )
 PURE_PACKAGES = ("compositing.video", "compositing.segmentation")

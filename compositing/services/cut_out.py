@@ -1,0 +1,100 @@
+"""A photo's cut-out: the model's 8-bit matte, checked to show a person, and the two files
+every photo keeps (``source`` JPEG and ``mask`` PNG). Both photo services (a composite,
+``compositing.services.photos``; a studio draft, ``compositing.services.drafts``) make it
+with ``photo_cut_out`` once the upload is decoded. It raises the exceptions in
+``vbgsite.errors``.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import IO
+
+import numpy as np
+from PIL import Image
+
+from compositing import imaging
+from compositing.engine import compute_beside, compute_inline, get_engine, person_in_photo
+from compositing.services.stage_timings import Timings, timed, timed_call
+from compositing.services.stored_files import FileData, file_future
+from compositing.services.uploads import photo_source_bytes
+from vbgsite.errors import NoPerson
+
+# The source is kept as uploaded minus its metadata when it is a plain JPEG, else
+# re-encoded (no EXIF/GPS, orientation and colour profile applied) at a quality where
+# re-composites are indistinguishable from the first composite (uploads.photo_source_bytes).
+SOURCE_QUALITY = 95
+# A photo "has a person" when at least this fraction of its pixels has alpha >= 0.5.
+# The model leaves faint specks on photos without people; a real subject covers far more.
+PERSON_MIN_FRACTION = 0.002
+# Photos up to this many pixels get their canvas covered (photos._CanvasBeside) and the
+# person detectors run beside the model; bigger ones in turn: the peak stays photo + matte +
+# canvas.
+CANVAS_BESIDE_MAX_PIXELS = 16_000_000
+
+
+@dataclass
+class CutOut:
+    """A photo's cut-out: the 8-bit matte, the model that made it, and the two files every
+    photo keeps (``source`` JPEG and ``mask`` PNG), still being encoded beside the caller."""
+
+    alpha: np.ndarray  # uint8 HxW, 255 = person
+    model_name: str
+    files: dict[str, Future[FileData]]
+
+
+def photo_cut_out(photo: bytes | IO[bytes], picture: Image.Image, timings: Timings) -> CutOut:
+    """Run the model on ``picture`` (decoded from the upload ``photo``) and check that it
+    shows a person; raises NoPerson (or the model's errors) otherwise.
+
+    Stages that do not need each other overlap (``compute_beside``): the detectors (up to
+    ``CANVAS_BESIDE_MAX_PIXELS``) and the source file beside the model, the mask's PNG
+    beside what the caller does next; the model shares its independent parts with the side
+    thread when it is idle (``Engine.segment_matte(shared=True)``). ``timings`` gets each
+    stage's own time (the files' in ``encode_ms``), so on two cores they add up to more
+    than the wall time.
+    """
+    small = picture.width * picture.height <= CANVAS_BESIDE_MAX_PIXELS
+    beside = compute_beside if small else compute_inline
+    detectors = beside(timed_call, timings, "person_check_ms", person_in_photo, picture)
+    source = compute_beside(
+        timed_call,
+        timings,
+        "encode_ms",
+        photo_source_bytes,
+        photo,
+        picture,
+        quality=SOURCE_QUALITY,
+    )
+    with timed(timings, "segment_ms"):
+        alpha, model_name = _segment(picture)
+    with timed(timings, "person_check_ms"):
+        has_person = _mask_has_person(alpha)
+    if not has_person or not detectors.result():
+        raise NoPerson()
+    mask = compute_beside(timed_call, timings, "encode_ms", imaging.alpha_to_png, alpha)
+    return CutOut(
+        alpha=alpha,
+        model_name=model_name,
+        files={"source": file_future(source, "jpg"), "mask": file_future(mask, "png")},
+    )
+
+
+def _segment(image: Image.Image) -> tuple[np.ndarray, str]:
+    """The 8-bit matte (uint8 HxW, 255 = person) of ``image``, and the name of the model
+    that made it. Everything after the model works on the matte (the stored mask is 8-bit
+    too), so the float alpha (4 bytes a pixel: 192 MB at 48 MP) is dropped at once.
+
+    The one place the photo path reaches the model (tests patch it to prove a
+    re-composite never does)."""
+    engine = get_engine()
+    return engine.segment_matte(image, shared=True), engine.model_name
+
+
+def _mask_has_person(alpha: np.ndarray) -> bool:
+    """alpha: uint8 HxW (or float32 in 0..1). Enough pixels of the mask are confidently the
+    person (alpha >= 0.5, 128 in 8 bits). Not enough on its own: the mask alone calls a
+    cat or coins a person, so the detectors (``engine.person_in_photo``) must agree."""
+    sure = alpha >= (128 if alpha.dtype == np.uint8 else 0.5)
+    return int(np.count_nonzero(sure)) >= PERSON_MIN_FRACTION * alpha.size
