@@ -307,6 +307,7 @@ def worker_warm_up(size: tuple[int, int] = (864, 1152)) -> None:
         detectors = compute_beside(get_person_detector().evidence, picture)
         engine.segmenter.warm_up((size,))
         detectors.result()
+        engine.segment_matte(picture, shared=True)  # the side thread's share of the model
         _warm_photo_path(size)
     except Exception:  # a worker that serves slower beats one that does not start
         logger.exception("worker warm-up failed")
@@ -323,7 +324,10 @@ def _warm_photo_path(size: tuple[int, int] = (864, 1152)) -> None:
         get_person_detector().evidence(picture)
     except (WeightsMissing, WeightsError) as exc:
         logger.warning("person detectors not warmed: %s", exc)
-    result = compose_image(picture, alpha, mode="color", color=(20, 120, 200))
+    # Shared with the side thread as a composite does (in line in a process about to fork).
+    result = compose_image(
+        picture, alpha, mode="color", color=(20, 120, 200), runner=compute_shared
+    )
     alpha_to_png(alpha)
     encode_image(result, "jpg")
     make_thumbnail(result, 480, fmt="jpg")
