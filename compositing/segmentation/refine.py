@@ -262,6 +262,7 @@ def _apply_guided(
     matte = out.dtype == np.uint8
     y0s, y1s, wys = _bilinear_taps(height, h)
     columns = _bilinear_taps(width, w)
+    spans = np.searchsorted(columns[0], np.arange(w + 1))  # the output columns of each quad
     quads = guided_kernels.quad_states(coefficients)
     scale = np.float32(255.0 if matte else 1.0)
     offset = np.float32(0.5 if matte else 0.0)  # the uint8 cast then rounds like numpy
@@ -270,7 +271,7 @@ def _apply_guided(
         rows = slice(top, top + _PHOTO_BAND_ROWS)
         taps = (y0s[rows], y1s[rows], wys[rows])
         guided_kernels.guided_pass(
-            rgb[rows], coefficients, *taps, *columns, quads, out[rows], scale, offset
+            rgb[rows], coefficients, *taps, *columns, spans, quads, out[rows], scale, offset
         )
 
     runner(band, range(0, height, _PHOTO_BAND_ROWS))

@@ -138,16 +138,10 @@ def composite_create(
     )
     with compute_slot():  # the CPU-heavy part, VBG_COMPUTE_SLOTS at a time per process
         with timed(request.timings, "decode_ms"):
-            # The photo decodes on the side thread while this one looks up the background.
-            decoding = compute_beside(image_upload_decode, photo, label="Photo")
-            try:
-                background = background_resolve(
-                    user=user, choice=request.choice, background_file=background_file, lazy=True
-                )
-            except Exception:
-                decoding.result()  # a bad photo is reported first, as when decoded first
-                raise
-            picture = decoding.result()
+            picture = image_upload_decode(photo, label="Photo")
+            background = background_resolve(
+                user=user, choice=request.choice, background_file=background_file, lazy=True
+            )
         canvas = _CanvasBeside.start(background, picture.size, request.placement, request.timings)
         cut = photo_cut_out(photo, picture, request.timings)
     composite = Composite(
