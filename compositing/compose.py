@@ -43,7 +43,6 @@ from typing import Literal
 import numpy as np
 from PIL import Image
 
-from compositing import compose_kernels
 from compositing.compose_stats import (
     MAP_CELL,
     BandMaps,
@@ -219,6 +218,8 @@ def _foreground_rows(
 ) -> np.ndarray:
     """Decontaminated copy of the photo's block at (``left``, ``top``) (uint8 hxwx3, with its
     hxw matte): only the soft band changes (``compose_kernels.foreground_block``)."""
+    from compositing import compose_kernels  # deferred: numba loads with the first compose
+
     out = np.empty_like(photo_array)
     compose_kernels.foreground_block(
         photo_array, mask_array, maps.fg, maps.bg, maps.grid_width, MAP_CELL, top, left, out
@@ -238,6 +239,8 @@ def _band_maps(
     searched strip by strip, stopping at the first soft pixel (usually in the first strip;
     Pillow's histogram takes 2.2 ms at 1 MP, a full-size copy 48 MB at 48 MP). ``bbox``:
     the matte's bounding box."""
+    from compositing import compose_kernels  # deferred: numba loads with the first compose
+
     if low is None or bbox is None:
         return None
     left, top, right, bottom = bbox
@@ -250,6 +253,8 @@ def _band_maps(
 
 def _foreground_array(photo_array: np.ndarray, mask_array: np.ndarray, low: LowRes) -> np.ndarray:
     """Decontaminated copy of photo_array (uint8 HxWx3); only the soft band changes."""
+    from compositing import compose_kernels  # deferred: numba loads with the first compose
+
     height, width = mask_array.shape
     if not compose_kernels.has_band(mask_array):
         return photo_array
@@ -269,6 +274,8 @@ def _paste_decontaminated(
     is visited (outside it the matte is 0: nothing to paste or decontaminate), and F̂/B̂
     are made only if the matte has a soft band (none: a plain paste). The strips are
     independent (disjoint rows of ``target``): ``runner`` may do them on several threads."""
+    from compositing import compose_kernels  # deferred: numba loads with the first compose
+
     bbox = mask.getbbox()
     if bbox is None:
         return
@@ -307,6 +314,8 @@ def compose_onto_photo(
     decontaminated and pasted through the matte onto those background rows, which are then
     written back over the photo's rows (the statistics for decontamination are taken from
     the whole photo first). At 48 MP this leaves out the canvas (192 MB in Pillow)."""
+    from compositing import compose_kernels  # deferred: numba loads with the first compose
+
     photo_image = _to_rgb_image(photo, "photo")
     if photo_image is not photo:
         raise ValueError("compose_onto_photo paints into an RGB image")

@@ -21,8 +21,6 @@ from collections.abc import Callable, Iterable
 import numpy as np
 from PIL import Image, ImageFilter
 
-from compositing import compose_kernels
-
 # Statistics are taken at about this many pixels on the long side (factor = long / this;
 # 8 at 1920). 480 measured slightly better edges (MAE 3.6 against 3.9 levels) for twice the
 # time.
@@ -141,6 +139,8 @@ class LowRes:
         job per weight, and the plain mean) are run (``compose.Runner``; default in turn).
         Every map is blurred on its own, so any grouping gives the same integers.
         """
+        from compositing import compose_kernels  # deferred: numba loads with the first compose
+
         count = len(weights)
         premultiplied = _premultiplied(self.colour, weights)
         near: list[np.ndarray] = [np.empty(0)] * count

@@ -34,8 +34,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from . import guided_kernels
-
 # Rows per strip are chosen so a strip's float working set stays around this many bytes.
 _STRIP_BYTES = 8 << 20
 # Rows per band of the parts a ``Runner`` may share out between threads: of the photo (the
@@ -134,6 +132,8 @@ def guided_filter_coefficients(
     as numpy planes, 31 ms as stacked torch operations). ``runner``: how the independent
     parts (bands of rows, planes) are run (``Runner``; default one after the other).
     """
+    from . import guided_kernels  # deferred: numba loads with the first refinement
+
     run = runner or in_turn
     g = guide.detach().float().numpy()
     p = prob.detach().float().numpy()
@@ -257,6 +257,8 @@ def _apply_guided(
     ``out`` (HxW float32 or uint8) in one compiled pass (:func:`.guided_kernels.guided_pass`)
     per band of rows. Pixels of saturated quads get 0 or 1 (255) directly; the formula runs
     on the rest (the person's outline, ~10% of a portrait)."""
+    from . import guided_kernels  # deferred: numba loads with the first refinement
+
     height, width = out.shape
     h, w = coefficients.shape[1:]
     matte = out.dtype == np.uint8

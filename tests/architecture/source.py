@@ -17,7 +17,7 @@ FIRST_PARTY = ("accounts", "backgrounds", "compositing", "vbgsite")
 TOOLS = ("bench",)
 # Libraries worth deferring with a function-level import: loading them costs seconds and
 # hundreds of megabytes, and web processes that never segment must not pay for them.
-HEAVY_LIBRARIES = frozenset({"torch", "torchvision", "cv2", "ai_edge_litert", "tflite"})
+HEAVY_LIBRARIES = frozenset({"torch", "torchvision", "cv2", "ai_edge_litert", "tflite", "numba"})
 
 
 @dataclass(frozen=True)
