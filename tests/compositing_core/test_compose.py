@@ -281,15 +281,22 @@ def test_estimate_foreground_only_changes_the_soft_band():
     assert not np.array_equal(foreground, observed)
 
 
-@pytest.mark.parametrize("mode", ["image", "transparent"])
-def test_strip_paste_matches_pasting_the_whole_decontaminated_photo(mode):
-    # A soft person off-centre in a photo taller than a strip (256 rows): the paste visits
-    # only the matte's bounding box, strip by strip, and must give the whole-photo result.
+def _soft_person_off_centre() -> tuple[np.ndarray, np.ndarray]:
+    """(photo uint8 700x900x3, alpha float32 700x900): ``_soft_scene``'s soft person pasted
+    off-centre into a bigger photo, taller than a strip."""
     observed, soft, *_ = _soft_scene()
     alpha = np.zeros((700, 900), np.float32)
     alpha[50:690, 230:870] = soft
     photo = np.asarray(coffee().convert("RGB").resize((900, 700))).copy()
     photo[50:690, 230:870] = observed
+    return photo, alpha
+
+
+@pytest.mark.parametrize("mode", ["image", "transparent"])
+def test_strip_paste_matches_pasting_the_whole_decontaminated_photo(mode):
+    # A soft person off-centre in a photo taller than a strip (256 rows): the paste visits
+    # only the matte's bounding box, strip by strip, and must give the whole-photo result.
+    photo, alpha = _soft_person_off_centre()
     background = np.asarray(Image.new("RGB", (900, 700), (40, 40, 160)))
     expected_rgb = estimate_foreground(photo, alpha)
     mask = Image.fromarray(alpha_to_uint8(alpha), "L")
@@ -402,11 +409,7 @@ def _two_threads(work, items):
 
 @pytest.mark.parametrize("mode", ["image", "color", "transparent"])
 def test_compose_on_two_threads_gives_the_same_pixels(mode):
-    observed, soft, *_ = _soft_scene()
-    alpha = np.zeros((700, 900), np.float32)
-    alpha[50:690, 230:870] = soft
-    photo = np.asarray(coffee().convert("RGB").resize((900, 700))).copy()
-    photo[50:690, 230:870] = observed
+    photo, alpha = _soft_person_off_centre()
     background = astronaut().resize((640, 480))
     options = {"mode": mode, "background": background, "color": "#208040"}
     in_turn = compose_image(photo, alpha, **options)
