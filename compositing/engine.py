@@ -390,10 +390,10 @@ def get_frame_segmenter(model: str | None = None) -> FrameSegmenter:
         raise ModelUnavailable() from exc
 
 
-def person_in_photo(image: Image.Image) -> bool:
-    """Whether the photo shows a person, from MediaPipe's person and face detectors
-    (:func:`compositing.segmentation.person_detector.person_present`; the selfie mask
-    alone paints cats and coins as people). Configured like :func:`get_engine`.
+def person_in_photo(image: Image.Image | np.ndarray) -> bool:
+    """Whether the photo (RGB, or its uint8 HxWx3 pixels) shows a person, from MediaPipe's
+    person and face detectors (:func:`compositing.segmentation.person_detector.person_present`;
+    the selfie mask alone paints cats and coins as people). Configured like :func:`get_engine`.
 
     Raises ModelUnavailable (logged) when the detectors' weights are missing.
     """

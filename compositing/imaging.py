@@ -26,13 +26,14 @@ import logging
 import math
 import os
 from collections.abc import Iterable
-from functools import lru_cache
+from dataclasses import dataclass
 from typing import IO, Literal
 
 import cv2
 import numpy as np
-from PIL import Image, ImageCms, ImageFile, UnidentifiedImageError
+from PIL import Image, ImageFile, UnidentifiedImageError
 
+from compositing import jpeg_decode, srgb
 from compositing.mattes import alpha_to_png as alpha_to_png  # re-exported: callers use imaging
 from compositing.mattes import alpha_to_uint8 as alpha_to_uint8
 from compositing.mattes import png_to_alpha as png_to_alpha
@@ -215,97 +216,6 @@ def _check_jpeg_size(raw: bytes, width: int, height: int) -> None:
         )
 
 
-def _orientation(image: Image.Image) -> int:
-    try:
-        return int(image.getexif().get(0x0112, 1))  # 0x0112: Orientation
-    except Exception:  # malformed EXIF must not make a good photo unusable
-        return 1
-
-
-_TRANSPOSE = {
-    2: Image.Transpose.FLIP_LEFT_RIGHT,
-    3: Image.Transpose.ROTATE_180,
-    4: Image.Transpose.FLIP_TOP_BOTTOM,
-    5: Image.Transpose.TRANSPOSE,
-    6: Image.Transpose.ROTATE_270,
-    7: Image.Transpose.TRANSVERSE,
-    8: Image.Transpose.ROTATE_90,
-}
-
-
-@lru_cache(maxsize=1)
-def _srgb_profile() -> ImageCms.ImageCmsProfile:
-    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
-
-
-@lru_cache(maxsize=16)
-def _icc_transform(icc: bytes, in_mode: str, out_mode: str) -> ImageCms.ImageCmsTransform | None:
-    """A cached ICC -> sRGB transform, or None when the profile is sRGB or unusable.
-
-    NOCACHE makes one transform safe to share between threads (lcms keeps a one-pixel
-    cache in the transform otherwise).
-    """
-    try:
-        profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-        description = ImageCms.getProfileDescription(profile) or ""
-        if in_mode != "CMYK" and "srgb" in description.lower():
-            return None
-        return ImageCms.buildTransform(
-            profile,
-            _srgb_profile(),
-            in_mode,
-            out_mode,
-            renderingIntent=ImageCms.Intent.PERCEPTUAL,
-            flags=ImageCms.Flags.NOCACHE,
-        )
-    except Exception as exc:
-        logger.debug("ignoring unusable ICC profile: %r", exc)
-        return None
-
-
-def _high_bit_depth_to_l(image: Image.Image) -> Image.Image:
-    """I;16*, I and F greyscale -> 8-bit L, scaled from the values' evident range."""
-    values = np.asarray(image)
-    if image.mode.startswith("I;16"):
-        scaled = (values.astype(np.uint32) * 255 + 32767) // 65535
-    else:
-        values = values.astype(np.float32)
-        finite = values[np.isfinite(values)]
-        top = float(finite.max()) if finite.size else 0.0
-        if image.mode == "F" and top <= 1.0:
-            scale = 255.0  # float images in 0..1
-        elif top <= 255.0:
-            scale = 1.0  # already 8-bit values
-        else:
-            scale = 255.0 / 65535.0  # 16-bit values in a 32-bit container
-        scaled = np.nan_to_num(values * scale, nan=0.0, posinf=255.0, neginf=0.0) + 0.5
-    return Image.fromarray(np.clip(scaled, 0, 255).astype(np.uint8), "L")
-
-
-def _to_srgb(image: Image.Image, icc: bytes | None) -> Image.Image:
-    """Any Pillow mode -> 8-bit RGB or RGBA in sRGB."""
-    mode = image.mode
-    if mode.startswith("I;16") or mode in {"I", "F"}:
-        return _high_bit_depth_to_l(image).convert("RGB")
-    if mode == "CMYK":
-        transform = _icc_transform(icc, "CMYK", "RGB") if icc else None
-        if transform is not None:
-            return transform.apply(image)
-        return image.convert("RGB")
-    if mode == "P":
-        has_alpha = "transparency" in image.info or image.palette.mode == "RGBA"
-        image = image.convert("RGBA" if has_alpha else "RGB")
-    elif mode in {"RGBA", "LA", "PA", "RGBa", "La"}:
-        image = image.convert("RGBA") if mode != "RGBA" else image
-    elif mode != "RGB":
-        image = image.convert("RGB")  # 1, L, RGBX, YCbCr, LAB, HSV
-    if icc and mode in {"RGB", "RGBA", "RGBX", "P"}:
-        transform = _icc_transform(icc, image.mode, image.mode)
-        if transform is not None:
-            image = transform.apply(image)
-    return image
-
-
 def load_image(
     data: bytes | IO[bytes],
     *,
@@ -334,13 +244,98 @@ def load_image(
     Raises FileTooLarge, InvalidImage (empty, corrupt, truncated, not an image),
     UnsupportedMediaType, ImageTooSmall, ImageTooLarge (all InvalidImage but the first).
     """
+    options = {"max_pixels": max_pixels, "min_side": min_side, "max_bytes": max_bytes}
+    return load_image_pixels(data, allowed_formats=allowed_formats, **options).rgb(keep_alpha)
+
+
+@dataclass
+class Decoded:
+    """An image decoded by :func:`load_image_pixels`: the Pillow image (sRGB, upright, no
+    metadata) and, for a plain JPEG, the same pixels as the uint8 HxWx3 array the decoder
+    wrote them into (``pixels``; None otherwise)."""
+
+    image: Image.Image
+    pixels: np.ndarray | None = None
+
+    def rgb(self, keep_alpha: bool = False) -> Image.Image:
+        """The image as ``load_image`` returns it (transparency flattened onto white unless
+        ``keep_alpha``)."""
+        image = self.image
+        if image.mode == "RGBA" and not keep_alpha:
+            flat = Image.new("RGB", image.size, _WHITE)
+            flat.paste(image, (0, 0), image.getchannel("A"))
+            return flat
+        return image
+
+
+def load_image_pixels(
+    data: bytes | IO[bytes],
+    *,
+    max_pixels: int,
+    min_side: int,
+    max_bytes: int | None = None,
+    allowed_formats: Iterable[str] = PHOTO_FORMATS,
+) -> Decoded:
+    """:func:`load_image` (same checks, same errors), keeping what a photo's model wants:
+    a plain JPEG (no colour profile to convert, no orientation to apply) is decoded
+    straight into a numpy array (``jpeg_decode``: libjpeg-turbo with the GIL released,
+    the same pixels as Pillow's), which the model reads without another copy; the image is
+    made from it. An RGBA image keeps its alpha (``Decoded.rgb`` flattens it)."""
+    options = {"max_pixels": max_pixels, "min_side": min_side, "max_bytes": max_bytes}
+    return open_image(data, allowed_formats=allowed_formats, **options).decode()
+
+
+@dataclass
+class Opened:
+    """An image whose header passed every check of :func:`load_image`, not decoded yet."""
+
+    raw: bytes
+    image: Image.Image  # Pillow's, opened on ``raw``
+    size: tuple[int, int]
+
+    def decode(self) -> Decoded:
+        """The pixels (:func:`load_image_pixels`). Raises InvalidImage (corrupt or
+        truncated data), ImageTooLarge. Once only; from any one thread."""
+        image = self.image
+        if ImageFile.LOAD_TRUNCATED_IMAGES:
+            # A process-wide Pillow switch (some libraries flip it) that fills missing data
+            # with grey instead of failing: refuse to decode anything while it is on.
+            raise RuntimeError("PIL.ImageFile.LOAD_TRUNCATED_IMAGES is on; uploads unchecked")
+        icc = image.info.get("icc_profile") or None
+        orientation = srgb.exif_orientation(image)
+        plain = orientation not in srgb.TRANSPOSE and srgb.keeps_pixels(image.mode, icc)
+        if image.format == "JPEG" and plain:
+            pixels = jpeg_decode.decode_rgb(self.raw, *self.size)
+            if pixels is not None:
+                image.close()
+                return Decoded(Image.fromarray(pixels, "RGB"), pixels)
+        return Decoded(_decoded(image, icc, orientation))
+
+
+def open_image(
+    data: bytes | IO[bytes],
+    *,
+    max_pixels: int,
+    min_side: int,
+    max_bytes: int | None = None,
+    allowed_formats: Iterable[str] = PHOTO_FORMATS,
+) -> Opened:
+    """The checks of :func:`load_image` that need no pixels (size of the file, format,
+    dimensions, a JPEG too short for its frame), with the same errors; ``Opened.decode``
+    does the rest, possibly on another thread."""
     allowed = frozenset(allowed_formats)
     if "JPEG" in allowed:
         allowed |= {"MPO"}
     raw = _read_bounded(data, max_bytes)
     image = _open(raw, allowed)
+    _check_dimensions(image.size, max_pixels=max_pixels, min_side=min_side)
+    if image.format in ("JPEG", "MPO"):
+        _check_jpeg_size(raw, *image.size)
+    return Opened(raw, image, image.size)
 
-    width, height = image.size
+
+def _check_dimensions(size: tuple[int, int], *, max_pixels: int, min_side: int) -> None:
+    width, height = size
     if width * height > max_pixels:
         raise ImageTooLarge(
             f"This image is {width}x{height} pixels ({width * height / 1e6:.0f} megapixels);"
@@ -351,34 +346,24 @@ def load_image(
             f"This image is {width}x{height} pixels; each side must be at least {min_side} pixels."
         )
 
-    if image.format in ("JPEG", "MPO"):
-        _check_jpeg_size(raw, width, height)
-    if ImageFile.LOAD_TRUNCATED_IMAGES:
-        # A process-wide Pillow switch (some libraries flip it) that fills missing data
-        # with grey instead of failing: refuse to decode anything while it is on.
-        raise RuntimeError("PIL.ImageFile.LOAD_TRUNCATED_IMAGES is on; uploads cannot be checked")
+
+def _decoded(image: Image.Image, icc: bytes | None, orientation: int) -> Image.Image:
+    """Pillow's decode of the opened ``image``: 8-bit sRGB RGB or RGBA (RGBA only with a
+    transparent pixel), upright, no metadata."""
     try:
         image.seek(0)  # animations: the first frame
         image.load()  # decodes every pixel; data cut short raises here
-        icc = image.info.get("icc_profile") or None
-        orientation = _orientation(image)
-        decoded = _to_srgb(image, icc)
+        decoded = srgb.to_srgb(image, icc)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageTooLarge("This image's dimensions are far too large.") from exc
     except Exception as exc:
         logger.debug("image decode failed: %r", exc)
         raise InvalidImage("This image is corrupt or truncated.") from exc
 
-    if decoded.mode == "RGBA":
-        low, _high = decoded.getchannel("A").getextrema()
-        if low == 255:
-            decoded = decoded.convert("RGB")  # opaque: the alpha carries nothing
-        elif not keep_alpha:
-            flat = Image.new("RGB", decoded.size, _WHITE)
-            flat.paste(decoded, (0, 0), decoded.getchannel("A"))
-            decoded = flat
-    if orientation in _TRANSPOSE:
-        decoded = decoded.transpose(_TRANSPOSE[orientation])
+    if decoded.mode == "RGBA" and decoded.getchannel("A").getextrema()[0] == 255:
+        decoded = decoded.convert("RGB")  # opaque: the alpha carries nothing
+    if orientation in srgb.TRANSPOSE:
+        decoded = decoded.transpose(srgb.TRANSPOSE[orientation])
     if decoded is not image:
         image.close()
     elif getattr(image, "n_frames", 1) > 1:

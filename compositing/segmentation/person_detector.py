@@ -21,10 +21,11 @@ person detector's 224 square; the face detector's 128 square comes from that sma
 face detector runs first and a confident face decides without the person detector (a
 portrait costs the face detector only; a photo without a face both). The decisions are those
 of :func:`person_present` on :meth:`PersonDetector.evidence` (``bench/bench_person_check.py``
-checks every photo); the face scores move by up to 0.09 from a single resize, the person
-scores not at all. The resize box-reduces large photos first (:data:`REDUCING_GAP`) and the
-networks run as frozen channels-last TorchScript traces (:class:`PersonDetector`): at 1 MP
-about half the time of the eager modules after a plain bilinear resize.
+checks every photo). The resize is torch's antialiased bilinear on the photo's uint8 pixels
+(the filter of Pillow's bilinear resize, within a level of it; at 1 MP 0.6 ms against 3.6
+for Pillow's box reduction then bilinear, whose scores it moves by up to 0.02: see the
+README's model section), and the networks run as frozen channels-last TorchScript traces
+(:class:`PersonDetector`): at 1 MP about half the time of the eager modules.
 
 Pure: torch and numpy only. Anchors, decoding and non-maximum suppression are plain
 functions, the same as MediaPipe's ``SsdAnchorsCalculator`` (fixed anchor size, anchor
@@ -43,6 +44,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 from .detector_net import FaceDetectorNet, PoseDetectorNet
@@ -55,12 +57,6 @@ FACE_THRESHOLD = 0.7
 MIN_DETECTION_SCORE = 0.5
 NMS_IOU = 0.3
 SCORE_CLIP = 100.0
-# Shrinking a photo for the detectors: Pillow's box ``reduce`` (integer factor, C) down to at
-# least this many times the square's size, then the bilinear resize (an 864x1152 photo:
-# reduce(2) then bilinear, about half the time of the bilinear resize alone at 3.0).
-# Measured at 1 MP (every bench_person_check photo scaled to 1152 px): scores move by up to
-# 0.025 against 3.0, no decision changes; 1.25 (reduce(4)) moved them by 0.13 and flipped one.
-REDUCING_GAP = 2.0
 
 # (input size, feature strides, anchors a cell at each stride) of each detector
 FACE_ANCHORS = (128, (8, 16), (2, 6))
@@ -152,26 +148,45 @@ def fit_square(width: int, height: int, size: int) -> Letterbox:
     return Letterbox(size, scale, (size - fitted_w) // 2, (size - fitted_h) // 2, width, height)
 
 
-def _square_tensor(fitted: Image.Image, fit: Letterbox) -> torch.Tensor:
-    """``fitted`` (the photo at its fitted size) on a black square, 1x3xSxS in -1..1."""
-    canvas = np.zeros((fit.size, fit.size, 3), np.uint8)
-    canvas[fit.top : fit.top + fitted.height, fit.left : fit.left + fitted.width] = np.asarray(
-        fitted
-    )
-    return torch.from_numpy(canvas).permute(2, 0, 1)[None].float().div_(127.5).sub_(1.0)
+Photo = Image.Image | np.ndarray  # RGB, or its uint8 HxWx3 pixels
 
 
-def _fitted(image: Image.Image, fit: Letterbox) -> Image.Image:
-    """``image`` (the photo, or a smaller copy of it) resized to the photo's fitted size."""
-    return image.resize(fit.fitted_size, Image.Resampling.BILINEAR, reducing_gap=REDUCING_GAP)
+def _pixels(image: Photo) -> torch.Tensor:
+    """The photo as a uint8 1x3xHxW channels-last tensor (a view of an array's pixels)."""
+    if isinstance(image, Image.Image):
+        image = np.asarray(image if image.mode == "RGB" else image.convert("RGB"))
+    with warnings.catch_warnings():  # PIL-backed arrays are read-only; never written
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.from_numpy(image).permute(2, 0, 1)[None]
 
 
-def letterbox(image: Image.Image, size: int) -> tuple[torch.Tensor, Letterbox]:
+def _fitted(pixels: torch.Tensor, fit: Letterbox) -> torch.Tensor:
+    """``pixels`` (uint8 1x3xHxW, the photo or a smaller copy of it) resized to the photo's
+    fitted size: antialiased bilinear, uint8."""
+    width, height = fit.fitted_size
+    with torch.inference_mode():
+        return F.interpolate(
+            pixels, size=(height, width), mode="bilinear", antialias=True, align_corners=False
+        )
+
+
+def _square_tensor(fitted: torch.Tensor, fit: Letterbox) -> torch.Tensor:
+    """``fitted`` (uint8 1x3xhxw, the photo at its fitted size) on a black square,
+    1x3xSxS in -1..1, channels-last."""
+    height, width = fitted.shape[2:]
+    with torch.inference_mode():
+        square = torch.full((1, fit.size, fit.size, 3), -1.0)  # black
+        inside = square[0, fit.top : fit.top + height, fit.left : fit.left + width]
+        inside.copy_(fitted[0].permute(1, 2, 0)).div_(127.5).sub_(1.0)
+        return square.permute(0, 3, 1, 2)
+
+
+def letterbox(image: Photo, size: int) -> tuple[torch.Tensor, Letterbox]:
     """The photo fitted inside a black ``size`` square (aspect kept, centred), as a
     1x3xSxS float tensor in -1..1, and the fit."""
-    rgb = image if image.mode == "RGB" else image.convert("RGB")
-    fit = fit_square(rgb.width, rgb.height, size)
-    return _square_tensor(_fitted(rgb, fit), fit), fit
+    pixels = _pixels(image)
+    fit = fit_square(pixels.shape[3], pixels.shape[2], size)
+    return _square_tensor(_fitted(pixels, fit), fit), fit
 
 
 @dataclass(frozen=True)
@@ -184,20 +199,20 @@ class DetectorInputs:
     face_fit: Letterbox
 
 
-def detector_inputs(image: Image.Image) -> DetectorInputs:
+def detector_inputs(image: Photo) -> DetectorInputs:
     """The photo resized once, to the person detector's square (224, exactly
     :func:`letterbox`'s); the face detector's (128) is resized from that small copy, not
-    from the photo again (a 1 MP photo costs a few ms a resize; 224 → 128 next to nothing).
-    The face fit is still the photo's own, so its boxes map back to the photo."""
-    rgb = image if image.mode == "RGB" else image.convert("RGB")
-    person_fit = fit_square(rgb.width, rgb.height, PERSON_ANCHORS[0])
-    small = _fitted(rgb, person_fit)
-    face_fit = fit_square(rgb.width, rgb.height, FACE_ANCHORS[0])
-    face_small = _fitted(small, face_fit)
+    from the photo again. The face fit is still the photo's own, so its boxes map back to
+    the photo."""
+    pixels = _pixels(image)
+    width, height = pixels.shape[3], pixels.shape[2]
+    person_fit = fit_square(width, height, PERSON_ANCHORS[0])
+    small = _fitted(pixels, person_fit)
+    face_fit = fit_square(width, height, FACE_ANCHORS[0])
     return DetectorInputs(
         _square_tensor(small, person_fit),
         person_fit,
-        _square_tensor(face_small, face_fit),
+        _square_tensor(_fitted(small, face_fit), face_fit),
         face_fit,
     )
 
@@ -245,7 +260,7 @@ class PersonDetector:
         self._runtimes: dict[str, Callable] = {}
         self._lock = threading.Lock()
 
-    def present(self, image: Image.Image) -> bool:
+    def present(self, image: Photo) -> bool:
         """:func:`person_present` of the photo, at the least cost: the face detector (128x128,
         about a quarter of the person detector's time) runs first, and a confident face
         (>= :data:`FACE_THRESHOLD`) decides without the person detector. Same answer as
@@ -256,7 +271,7 @@ class PersonDetector:
             return True
         return self._best_score("person", inputs.person) >= PERSON_THRESHOLD
 
-    def evidence(self, image: Image.Image) -> PersonEvidence:
+    def evidence(self, image: Photo) -> PersonEvidence:
         inputs = detector_inputs(image)
         face_score, faces = self._run("face", inputs.face, inputs.face_fit)
         person_score, people = self._run("person", inputs.person, inputs.person_fit)

@@ -285,18 +285,26 @@ def coefficient_grid(height: int, width: int, resolution: int) -> tuple[int, int
     return max(1, math.ceil(height * scale - 1e-9)), max(1, math.ceil(width * scale - 1e-9))
 
 
+def refine_guide(rgb: torch.Tensor, params: GuidedFilterParams) -> torch.Tensor:
+    """The guide :func:`refine_guided` reads the photo's colours from: uint8 HxWx3 → float32
+    3xhxw on the coefficient grid. It needs no probability, so a caller may make it while
+    the network runs."""
+    return downsample_rgb(rgb, *coefficient_grid(*rgb.shape[:2], params.resolution))
+
+
 def refine_guided(
     rgb: torch.Tensor,
     prob: torch.Tensor,
     params: GuidedFilterParams,
     out: torch.Tensor,
     runner: Runner | None = None,
+    guide: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """uint8 HxWx3 photo + float h'xw' probability → float32 HxW alpha, written to ``out``.
-    ``runner``: how independent parts are run (``Runner``; default one after the other)."""
-    height, width = rgb.shape[:2]
-    h, w = coefficient_grid(height, width, params.resolution)
-    guide = downsample_rgb(rgb, h, w)
+    ``runner``: how independent parts are run (``Runner``; default one after the other).
+    ``guide``: :func:`refine_guide` of ``rgb``, when the caller made it already."""
+    guide = refine_guide(rgb, params) if guide is None else guide
+    h, w = guide.shape[1:]
     p = resize_probability(prob, h, w)
     radius = max(1, round(params.radius * max(h, w) / max(prob.shape)))
     coefficients = guided_filter_coefficients(

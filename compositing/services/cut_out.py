@@ -18,7 +18,7 @@ from compositing import imaging
 from compositing.engine import compute_beside, compute_inline, get_engine, person_in_photo
 from compositing.services.stage_timings import Timings, timed, timed_call
 from compositing.services.stored_files import FileData, file_future
-from compositing.services.uploads import photo_source_bytes
+from compositing.services.uploads import DecodedPhoto, photo_source_bytes
 from vbgsite.errors import NoPerson
 
 # The source is kept as uploaded minus its metadata when it is a plain JPEG, else
@@ -44,9 +44,11 @@ class CutOut:
     files: dict[str, Future[FileData]]
 
 
-def photo_cut_out(photo: bytes | IO[bytes], picture: Image.Image, timings: Timings) -> CutOut:
-    """Run the model on ``picture`` (decoded from the upload ``photo``) and check that it
-    shows a person; raises NoPerson (or the model's errors) otherwise.
+def photo_cut_out(photo: bytes | IO[bytes], decoded: DecodedPhoto, timings: Timings) -> CutOut:
+    """Run the model on the ``decoded`` upload ``photo`` and check that it shows a person;
+    raises NoPerson (or the model's errors) otherwise. The model and the detectors read the
+    decoder's own pixels where there are some (``DecodedPhoto.take_pixels``: a plain JPEG's
+    array, let go once both are done).
 
     Stages that do not need each other overlap (``compute_beside``): the detectors (up to
     ``CANVAS_BESIDE_MAX_PIXELS``) and the source file beside the model, the mask's PNG
@@ -55,9 +57,11 @@ def photo_cut_out(photo: bytes | IO[bytes], picture: Image.Image, timings: Timin
     stage's own time (the files' in ``encode_ms``), so on two cores they add up to more
     than the wall time.
     """
+    picture = decoded.picture
+    pixels = decoded.take_pixels()  # the model's and the detectors' (read only)
     small = picture.width * picture.height <= CANVAS_BESIDE_MAX_PIXELS
     beside = compute_beside if small else compute_inline
-    detectors = beside(timed_call, timings, "person_check_ms", person_in_photo, picture)
+    detectors = beside(timed_call, timings, "person_check_ms", person_in_photo, pixels)
     source = compute_beside(
         timed_call,
         timings,
@@ -68,7 +72,7 @@ def photo_cut_out(photo: bytes | IO[bytes], picture: Image.Image, timings: Timin
         quality=SOURCE_QUALITY,
     )
     with timed(timings, "segment_ms"):
-        alpha, model_name = _segment(picture)
+        alpha, model_name = _segment(pixels)
     with timed(timings, "person_check_ms"):
         has_person = _mask_has_person(alpha)
     if not has_person or not detectors.result():
@@ -81,10 +85,11 @@ def photo_cut_out(photo: bytes | IO[bytes], picture: Image.Image, timings: Timin
     )
 
 
-def _segment(image: Image.Image) -> tuple[np.ndarray, str]:
-    """The 8-bit matte (uint8 HxW, 255 = person) of ``image``, and the name of the model
-    that made it. Everything after the model works on the matte (the stored mask is 8-bit
-    too), so the float alpha (4 bytes a pixel: 192 MB at 48 MP) is dropped at once.
+def _segment(image: Image.Image | np.ndarray) -> tuple[np.ndarray, str]:
+    """The 8-bit matte (uint8 HxW, 255 = person) of ``image`` (RGB, or its uint8 HxWx3
+    pixels), and the name of the model that made it. Everything after the model works on
+    the matte (the stored mask is 8-bit too), so the float alpha (4 bytes a pixel: 192 MB
+    at 48 MP) is dropped at once.
 
     The one place the photo path reaches the model (tests patch it to prove a
     re-composite never does)."""

@@ -29,7 +29,7 @@ from compositing.services.rate_limits import composite_rate_take
 from compositing.services.stage_timings import ms, timed
 from compositing.services.stored_files import Undo, files_store_then_insert
 from compositing.services.uploads import (
-    image_upload_decode,
+    photo_upload_decode,
     upload_display_name,
 )
 
@@ -49,9 +49,10 @@ def composite_draft_create(*, user: Any, photo: bytes | IO[bytes]) -> Composite:
     started, timings = time.perf_counter(), {}
     with compute_slot():
         with timed(timings, "decode_ms"):
-            picture = image_upload_decode(photo, label="Photo")
-        cut = photo_cut_out(photo, picture, timings)
+            decoded = photo_upload_decode(photo, label="Photo")
+        cut = photo_cut_out(photo, decoded, timings)
         files = {name: data.result() for name, data in cut.files.items()}
+    picture = decoded.picture
     draft = Composite(
         owner=user,
         kind=Composite.Kind.IMAGE,

@@ -34,7 +34,7 @@ from django.utils import timezone
 from PIL import Image
 
 from compositing import imaging
-from compositing.engine import compute_beside, compute_shared, compute_slot
+from compositing.engine import compute_beside, compute_inline, compute_shared, compute_slot
 from compositing.models import Composite
 from compositing.placement import (
     CanvasSource,
@@ -64,7 +64,8 @@ from compositing.services.stored_files import (
     stored_file_read,
 )
 from compositing.services.uploads import (
-    image_upload_decode,
+    DecodedPhoto,
+    photo_upload_open,
     stored_image_decode,
     upload_display_name,
 )
@@ -138,12 +139,10 @@ def composite_create(
     )
     with compute_slot():  # the CPU-heavy part, VBG_COMPUTE_SLOTS at a time per process
         with timed(request.timings, "decode_ms"):
-            picture = image_upload_decode(photo, label="Photo")
-            background = background_resolve(
-                user=user, choice=request.choice, background_file=background_file, lazy=True
-            )
+            decoded, background = _photo_and_background(photo, request, background_file)
+        picture = decoded.picture
         canvas = _CanvasBeside.start(background, picture.size, request.placement, request.timings)
-        cut = photo_cut_out(photo, picture, request.timings)
+        cut = photo_cut_out(photo, decoded, request.timings)
     composite = Composite(
         source_name=upload_display_name(photo), person_found=True, model_name=cut.model_name
     )
@@ -233,6 +232,25 @@ def composite_recomposite(
     if is_draft:
         composite_delete(user=user, composite_id=original.pk)
     return saved
+
+
+def _photo_and_background(
+    photo: bytes | IO[bytes], request: _PhotoRequest, background_file: IO[bytes] | None
+) -> tuple[DecodedPhoto, ResolvedBackground]:
+    """The photo decoded on the side thread while the request looks up its background (up
+    to ``CANVAS_BESIDE_MAX_PIXELS``: bigger ones in turn, as every big buffer): both are
+    ready sooner on two cores. A bad photo is still the error reported first."""
+    opened = photo_upload_open(photo, label="Photo")
+    small = opened.pixel_count <= CANVAS_BESIDE_MAX_PIXELS
+    decoding = (compute_beside if small else compute_inline)(opened.decode)
+    try:
+        background = background_resolve(
+            user=request.user, choice=request.choice, background_file=background_file, lazy=True
+        )
+    except Exception:
+        decoding.result()  # raises the photo's error, if any
+        raise
+    return decoding.result(), background
 
 
 @dataclass

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import IO, Any
 
+import numpy as np
 from django.conf import settings
 from PIL import Image
 
@@ -26,17 +30,78 @@ def image_upload_decode(
     Errors keep their class (InvalidImage and subclasses, FileTooLarge) and their message
     starts with ``label`` ("Photo: ...", "Background image: ..."), naming the upload.
     """
-    try:
-        image = imaging.load_image(
+    with _labelled(label):
+        return imaging.load_image(
             upload,
             max_pixels=settings.VBG_MAX_IMAGE_PIXELS,
             min_side=settings.VBG_MIN_IMAGE_SIDE,
             max_bytes=settings.VBG_MAX_UPLOAD_BYTES,
             allowed_formats=allowed,
         )
+
+
+@dataclass
+class DecodedPhoto:
+    """A photo upload decoded: ``picture`` (PIL RGB, as ``image_upload_decode`` returns it)
+    and, for a plain JPEG, the same pixels as the uint8 HxWx3 array they were decoded
+    into, which the model reads without a copy (``take_pixels``)."""
+
+    picture: Image.Image
+    _pixels: np.ndarray | None
+
+    def take_pixels(self) -> Image.Image | np.ndarray:
+        """What the model reads: the array, given up by this object (the model is its one
+        reader; at 48 MP it is 144 MB), or the picture itself when there is none."""
+        pixels, self._pixels = self._pixels, None
+        return self.picture if pixels is None else pixels
+
+
+def photo_upload_decode(upload: bytes | IO[bytes], *, label: str) -> DecodedPhoto:
+    """:func:`image_upload_decode` for a portrait (``imaging.PHOTO_FORMATS``), keeping the
+    decoder's array of a plain JPEG for the model (``imaging.load_image_pixels``)."""
+    return photo_upload_open(upload, label=label).decode()
+
+
+@dataclass
+class OpenedPhoto:
+    """A photo upload whose header passed every check (:func:`photo_upload_open`)."""
+
+    opened: imaging.Opened
+    label: str
+
+    @property
+    def pixel_count(self) -> int:
+        return self.opened.size[0] * self.opened.size[1]
+
+    def decode(self) -> DecodedPhoto:
+        """Decode it (from any one thread): errors as :func:`image_upload_decode`'s."""
+        with _labelled(self.label):
+            decoded = self.opened.decode()
+        picture = decoded.rgb()
+        return DecodedPhoto(picture, decoded.pixels if picture is decoded.image else None)
+
+
+def photo_upload_open(upload: bytes | IO[bytes], *, label: str) -> OpenedPhoto:
+    """The checks of :func:`photo_upload_decode` that need no pixels (file size, format,
+    dimensions), with the same errors; ``OpenedPhoto.decode`` decodes it."""
+    with _labelled(label):
+        opened = imaging.open_image(
+            upload,
+            max_pixels=settings.VBG_MAX_IMAGE_PIXELS,
+            min_side=settings.VBG_MIN_IMAGE_SIDE,
+            max_bytes=settings.VBG_MAX_UPLOAD_BYTES,
+            allowed_formats=imaging.PHOTO_FORMATS,
+        )
+    return OpenedPhoto(opened, label)
+
+
+@contextmanager
+def _labelled(label: str) -> Iterator[None]:
+    """Errors keep their class; their message starts with ``label`` (naming the upload)."""
+    try:
+        yield
     except AppError as error:
         raise type(error)(f"{label}: {error.message}") from error
-    return image if image.mode == "RGB" else image.convert("RGB")
 
 
 def photo_source_bytes(upload: bytes | IO[bytes], picture: Image.Image, *, quality: int) -> bytes:

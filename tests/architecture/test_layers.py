@@ -23,6 +23,8 @@ PURE = (
     "compositing.imaging",
     "compositing.mattes",
     "compositing.jpeg_strip",
+    "compositing.jpeg_decode",
+    "compositing.srgb",
     "compositing.compose",
     "compositing.compose_stats",
     "compositing.compose_kernels",

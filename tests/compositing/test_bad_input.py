@@ -123,6 +123,22 @@ def test_background_that_is_not_an_image(client_logged_in, user):
     assert user.backgrounds.count() == 0
 
 
+def test_a_corrupt_photo_is_reported_before_a_bad_background(client_logged_in, user):
+    # The photo's pixels are decoded beside the background's lookup; its error still wins.
+    photo = portrait_jpeg()
+    response = post(
+        client_logged_in,
+        upload(photo[: len(photo) * 2 // 3], name="cut.jpg"),
+        json=True,
+        background="upload",
+        background_file=upload(b"GIF89a-but-not-really", name="bg.jpg"),
+    )
+    assert response.status_code == 400
+    detail = response.json()["detail"]
+    assert detail.startswith("Photo:") and "corrupt or truncated" in detail
+    assert_nothing_written(user)
+
+
 # Unusual but valid files: decoded correctly, composited, no error.
 
 

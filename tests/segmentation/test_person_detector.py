@@ -161,3 +161,22 @@ def test_detector_inputs_keep_the_letterbox_of_each_size():
     rows = (inputs.face[0] > -1).any(dim=0).any(dim=1).nonzero().ravel()
     assert (int(rows[0]), int(rows[-1]) + 1) == (face_fit.top, face_fit.top + 43)  # 300/900*128
     assert (inputs.face - face).abs().mean() < 0.05  # the same picture, resampled once more
+
+
+def test_a_photo_and_its_pixels_give_the_detectors_the_same_inputs():
+    picture = photo("astronaut").resize((600, 800))
+    from_image, from_pixels = detector_inputs(picture), detector_inputs(np.asarray(picture))
+    assert torch.equal(from_image.person, from_pixels.person)
+    assert torch.equal(from_image.face, from_pixels.face)
+
+
+def test_the_resize_is_pillows_bilinear_filter_to_a_level():
+    picture = photo("astronaut").resize((864, 1152))
+    inputs = detector_inputs(picture)
+    fit = inputs.person_fit
+    pillow = np.asarray(picture.resize(fit.fitted_size, Image.Resampling.BILINEAR), np.float32)
+    ours = inputs.person[0].permute(1, 2, 0).numpy()[
+        fit.top : fit.top + pillow.shape[0], fit.left : fit.left + pillow.shape[1]
+    ]
+    assert np.abs((ours + 1.0) * 127.5 - pillow).max() <= 1.0 + 1e-4
+    assert float(inputs.person[0, :, :, : fit.left].max()) == -1.0  # black letterbox

@@ -100,3 +100,21 @@ def test_rgb_photos_become_exactly_their_pixels(size):
     rgb = image_to_rgb(Image.fromarray(pixels))
     assert rgb.dtype == np.uint8 and rgb.flags.c_contiguous and rgb.flags.writeable
     assert np.array_equal(rgb, pixels)
+
+
+def test_the_matte_is_the_same_when_the_guide_is_made_beside_the_network(segmenter_ready):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from compositing.segmentation import get_segmenter
+
+    def two_threads(work, items):
+        with ThreadPoolExecutor(2) as pool:
+            for future in [pool.submit(work, item) for item in reversed(list(items))]:
+                future.result()
+
+    segmenter = get_segmenter("selfie")
+    rgb = photo("astronaut", size=(600, 800))
+    alone = segmenter.segment_rgb(rgb, matte=True)
+    shared = segmenter.segment_rgb(rgb, matte=True, runner=two_threads)
+    np.testing.assert_array_equal(shared, alone)
+    assert 0 < alone.mean() < 255

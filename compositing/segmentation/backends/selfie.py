@@ -27,7 +27,13 @@ from PIL import Image
 
 from ..image_input import image_to_rgb
 from ..preprocessing import network_input
-from ..refine import GuidedFilterParams, Runner, refine_guided, upsample_bilinear
+from ..refine import (
+    GuidedFilterParams,
+    Runner,
+    refine_guide,
+    refine_guided,
+    upsample_bilinear,
+)
 from ..registry import EngineConfig
 from ..segmenter import Segmenter
 from ..selfie_net import SelfieSegmentationNet, selfie_segmentation_net
@@ -124,20 +130,42 @@ class SelfieSegmenter(Segmenter):
             warnings.simplefilter("ignore", UserWarning)
             photo = torch.from_numpy(rgb)
 
-        prob = self.probability(photo)
+        prob, guide = self._first_pass(photo, runner)
         person = prob >= options.person_threshold
         if int(person.sum()) < options.min_person_fraction * person.numel():
             return alpha  # no person: all zeros
 
         box = self.crop_box(person, width, height) if options.second_pass else None
         if box is None:
-            self._refine(photo, prob, out, runner)
+            self._refine(photo, prob, out, runner, guide)
         else:
             # Outside the crop the first pass found no person: it stays 0.
             x0, y0, x1, y1 = box
             region = photo[y0:y1, x0:x1]
             self._refine(region, self.probability(region), out[y0:y1, x0:x1], runner)
         return alpha
+
+    def _first_pass(
+        self, photo: torch.Tensor, runner: Runner | None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The network's probability for the whole photo and, with a ``runner`` that may share
+        work out, the refinement's guide of it made beside the network (by whichever thread
+        is free: the guide needs no probability; it is not used if a second pass crops).
+        Without one, no guide: the refinement makes its own."""
+        if runner is None or self.options.refine != "guided":
+            return self.probability(photo), None
+        made: dict[int, torch.Tensor] = {}
+
+        def stage(index: int) -> None:
+            with torch.inference_mode():
+                made[index] = (
+                    self.probability(photo)
+                    if index == 0
+                    else refine_guide(photo, self.options.guided)
+                )
+
+        runner(stage, (0, 1))
+        return made[0], made[1]
 
     def _runtime(self, network: torch.nn.Module, example: torch.Tensor) -> torch.nn.Module:
         """The callable that runs ``network`` on inputs shaped like ``example`` (built once;
@@ -166,11 +194,12 @@ class SelfieSegmenter(Segmenter):
         prob: torch.Tensor,
         out: torch.Tensor,
         runner: Runner | None = None,
+        guide: torch.Tensor | None = None,
     ) -> None:
         if self.options.refine == "bilinear":
             upsample_bilinear(prob, out)
         else:
-            refine_guided(rgb, prob, self.options.guided, out, runner)
+            refine_guided(rgb, prob, self.options.guided, out, runner, guide)
 
     def crop_box(self, person: torch.Tensor, width: int, height: int) -> Box | None:
         """Second-pass crop (full-res pixels) around the first pass's person pixels (bool
