@@ -175,8 +175,10 @@ def test_the_resize_is_pillows_bilinear_filter_to_a_level():
     inputs = detector_inputs(picture)
     fit = inputs.person_fit
     pillow = np.asarray(picture.resize(fit.fitted_size, Image.Resampling.BILINEAR), np.float32)
-    ours = inputs.person[0].permute(1, 2, 0).numpy()[
-        fit.top : fit.top + pillow.shape[0], fit.left : fit.left + pillow.shape[1]
-    ]
+    ours = (
+        inputs.person[0]
+        .permute(1, 2, 0)
+        .numpy()[fit.top : fit.top + pillow.shape[0], fit.left : fit.left + pillow.shape[1]]
+    )
     assert np.abs((ours + 1.0) * 127.5 - pillow).max() <= 1.0 + 1e-4
     assert float(inputs.person[0, :, :, : fit.left].max()) == -1.0  # black letterbox
