@@ -321,6 +321,12 @@ VBG_COMPUTE_SLOTS = env_int("VBG_COMPUTE_SLOTS", 1, minimum=1)
 # fragmented the heap (128-178 MB private per worker at rest); web workers now keep one
 # arena (vbgsite.gunicorn_conf).
 VBG_SIDE_THREADS = env_int("VBG_SIDE_THREADS", 1, minimum=0)
+# Threads per process that store a composite's files side by side with the request's own
+# thread on S3 (compositing.services.stored_files): its 4 files' round trips (a HEAD and a
+# PUT each) overlap instead of queueing. Each thread keeps its own S3 session (django-storages
+# makes one per thread, ~17 MB), so few; 0 stores them one after the other (as local files
+# always are).
+VBG_STORAGE_THREADS = env_int("VBG_STORAGE_THREADS", 2, minimum=0)
 # Library backgrounds covered to an output size, kept per process (least recently used;
 # compositing.services.background_cache): a hit skips reading, decoding and resizing the
 # background (~40 ms of a 1 MP composite). Megabytes of pixels; 0 turns it off.

@@ -8,6 +8,7 @@ import requests
 from django.urls import reverse
 
 from compositing.models import Composite
+from compositing.services import composite_create
 from tests.compositing.conftest import BAD_PHOTOS, make_background, portrait_jpeg, upload
 
 pytestmark = [pytest.mark.django_db, pytest.mark.s3]
@@ -125,3 +126,29 @@ def test_the_tests_s3_options_are_productions(s3_storage, settings):
     tested = test_settings.STORAGES["default"]["OPTIONS"]
     assert production == {key: tested[key] for key in keys}
     assert production["file_overwrite"] is False and production["querystring_auth"] is True
+
+
+def test_a_composites_files_go_up_side_by_side_and_a_failed_one_leaves_nothing(
+    s3_storage, user, real_model, monkeypatch
+):
+    import threading
+
+    from storages.backends.s3 import S3Storage
+
+    real_save = S3Storage._save
+    threads, lock = [], threading.Lock()
+
+    def save(self, name, content):
+        with lock:
+            threads.append(threading.current_thread().name)
+            failing = len(threads) == 4
+        if failing:
+            raise OSError("S3 refused the last file")
+        return real_save(self, name, content)
+
+    monkeypatch.setattr(S3Storage, "_save", save)
+    with pytest.raises(OSError, match="refused the last file"):
+        composite_create(user=user, photo=upload(portrait_jpeg()), mode="blur")
+    assert len(threads) == 4 and len(set(threads)) > 1  # not one after the other
+    assert s3_storage.keys() == []  # the three stored are deleted again
+    assert not Composite.objects.exists()
