@@ -293,9 +293,10 @@ class Opened:
     image: Image.Image  # Pillow's, opened on ``raw``
     size: tuple[int, int]
 
-    def decode(self) -> Decoded:
+    def decode(self, *, keep_pixels: bool = True) -> Decoded:
         """The pixels (:func:`load_image_pixels`). Raises InvalidImage (corrupt or
-        truncated data), ImageTooLarge. Once only; from any one thread."""
+        truncated data), ImageTooLarge. Once only; from any one thread. ``keep_pixels``
+        False: Pillow's decode only, no array (a big photo then holds one copy, not two)."""
         image = self.image
         if ImageFile.LOAD_TRUNCATED_IMAGES:
             # A process-wide Pillow switch (some libraries flip it) that fills missing data
@@ -304,7 +305,7 @@ class Opened:
         icc = image.info.get("icc_profile") or None
         orientation = srgb.exif_orientation(image)
         plain = orientation not in srgb.TRANSPOSE and srgb.keeps_pixels(image.mode, icc)
-        if image.format == "JPEG" and plain:
+        if keep_pixels and image.format == "JPEG" and plain:
             pixels = jpeg_decode.decode_rgb(self.raw, *self.size)
             if pixels is not None:
                 image.close()

@@ -149,15 +149,30 @@ def fit_square(width: int, height: int, size: int) -> Letterbox:
 
 
 Photo = Image.Image | np.ndarray  # RGB, or its uint8 HxWx3 pixels
+# A Pillow photo over this many pixels is box-reduced by Pillow first (by the largest whole
+# factor that leaves its longer side at least ``REDUCING_GAP`` times the person square's):
+# the resize then reads a small copy, not an array of the whole photo (144 MB at 48 MP).
+REDUCE_ABOVE_PIXELS = 16_000_000
+REDUCING_GAP = 2.0
 
 
 def _pixels(image: Photo) -> torch.Tensor:
-    """The photo as a uint8 1x3xHxW channels-last tensor (a view of an array's pixels)."""
+    """The photo (or, for a big Pillow image, a box-reduced copy of it) as a uint8 1x3xHxW
+    channels-last tensor: a view of an array's pixels."""
     if isinstance(image, Image.Image):
-        image = np.asarray(image if image.mode == "RGB" else image.convert("RGB"))
+        rgb = image if image.mode == "RGB" else image.convert("RGB")
+        if rgb.width * rgb.height > REDUCE_ABOVE_PIXELS:
+            factor = int(max(rgb.size) / (REDUCING_GAP * PERSON_ANCHORS[0]))
+            rgb = rgb.reduce(factor) if factor > 1 else rgb
+        image = np.asarray(rgb)
     with warnings.catch_warnings():  # PIL-backed arrays are read-only; never written
         warnings.simplefilter("ignore", UserWarning)
         return torch.from_numpy(image).permute(2, 0, 1)[None]
+
+
+def _size(image: Photo) -> tuple[int, int]:
+    """The photo's (width, height)."""
+    return image.size if isinstance(image, Image.Image) else (image.shape[1], image.shape[0])
 
 
 def _fitted(pixels: torch.Tensor, fit: Letterbox) -> torch.Tensor:
@@ -184,9 +199,8 @@ def _square_tensor(fitted: torch.Tensor, fit: Letterbox) -> torch.Tensor:
 def letterbox(image: Photo, size: int) -> tuple[torch.Tensor, Letterbox]:
     """The photo fitted inside a black ``size`` square (aspect kept, centred), as a
     1x3xSxS float tensor in -1..1, and the fit."""
-    pixels = _pixels(image)
-    fit = fit_square(pixels.shape[3], pixels.shape[2], size)
-    return _square_tensor(_fitted(pixels, fit), fit), fit
+    fit = fit_square(*_size(image), size)
+    return _square_tensor(_fitted(_pixels(image), fit), fit), fit
 
 
 @dataclass(frozen=True)
@@ -204,10 +218,9 @@ def detector_inputs(image: Photo) -> DetectorInputs:
     :func:`letterbox`'s); the face detector's (128) is resized from that small copy, not
     from the photo again. The face fit is still the photo's own, so its boxes map back to
     the photo."""
-    pixels = _pixels(image)
-    width, height = pixels.shape[3], pixels.shape[2]
+    width, height = _size(image)
     person_fit = fit_square(width, height, PERSON_ANCHORS[0])
-    small = _fitted(pixels, person_fit)
+    small = _fitted(_pixels(image), person_fit)
     face_fit = fit_square(width, height, FACE_ANCHORS[0])
     return DetectorInputs(
         _square_tensor(small, person_fit),

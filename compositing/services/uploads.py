@@ -40,6 +40,11 @@ def image_upload_decode(
         )
 
 
+# Photos up to this many pixels keep their decoder's array for the model and detectors
+# (``DecodedPhoto``); above, Pillow's decode alone (the memory of a 48 MP photo).
+PIXELS_MAX_PIXELS = 16_000_000
+
+
 @dataclass
 class DecodedPhoto:
     """A photo upload decoded: ``picture`` (PIL RGB, as ``image_upload_decode`` returns it)
@@ -74,9 +79,13 @@ class OpenedPhoto:
         return self.opened.size[0] * self.opened.size[1]
 
     def decode(self) -> DecodedPhoto:
-        """Decode it (from any one thread): errors as :func:`image_upload_decode`'s."""
+        """Decode it (from any one thread): errors as :func:`image_upload_decode`'s. Photos
+        over ``PIXELS_MAX_PIXELS`` keep no array: Pillow's image alone (at 48 MP 192 MB; the
+        array would add 144 MB for the whole request, where the model's own copy of the
+        photo lives only while it runs)."""
+        keep = self.pixel_count <= PIXELS_MAX_PIXELS
         with _labelled(self.label):
-            decoded = self.opened.decode()
+            decoded = self.opened.decode(keep_pixels=keep)
         picture = decoded.rgb()
         return DecodedPhoto(picture, decoded.pixels if picture is decoded.image else None)
 

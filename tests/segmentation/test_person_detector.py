@@ -182,3 +182,14 @@ def test_the_resize_is_pillows_bilinear_filter_to_a_level():
     )
     assert np.abs((ours + 1.0) * 127.5 - pillow).max() <= 1.0 + 1e-4
     assert float(inputs.person[0, :, :, : fit.left].max()) == -1.0  # black letterbox
+
+
+def test_a_big_pillow_photo_is_box_reduced_first_and_keeps_its_own_fit(monkeypatch):
+    from compositing.segmentation import person_detector
+
+    picture = photo("astronaut").resize((1800, 2400))
+    whole = detector_inputs(np.asarray(picture))
+    monkeypatch.setattr(person_detector, "REDUCE_ABOVE_PIXELS", 1_000_000)
+    reduced = detector_inputs(picture)  # reduce(5): 360x480, then the same resize
+    assert reduced.person_fit == whole.person_fit and reduced.face_fit == whole.face_fit
+    assert (reduced.person - whole.person).abs().mean() < 0.02  # a level or two, on average
