@@ -316,7 +316,7 @@ def first_request(client: Client, launched: float) -> None:
     )
 
 
-def report_service_time(client: Client, reference: float, runs: int = 15) -> None:
+def report_service_time(client: Client, reference: float, runs: int = 40) -> None:
     """One client, one composite at a time: the latency over HTTP, and the service time
     the server measured (``timings.total_ms``: decode to stored row) with its stages."""
     client.timings.clear()
