@@ -25,8 +25,9 @@ checks every photo). The resize is torch's antialiased bilinear on the photo's u
 (the filter of Pillow's bilinear resize, within a level of it; at 1 MP 0.6 ms against 3.6
 for Pillow's box reduction then bilinear, whose scores it moves by at most 0.013 on the
 bench's 244 photos, no decision changed: see the README's model section); a Pillow photo
-over 16 MP is box-reduced first (:data:`REDUCE_ABOVE_PIXELS`). The networks run as frozen channels-last TorchScript traces
-(:class:`PersonDetector`): at 1 MP about half the time of the eager modules.
+over 16 MP is box-reduced first (:data:`REDUCE_ABOVE_PIXELS`). The networks run as frozen
+channels-last TorchScript traces (:class:`PersonDetector`): at 1 MP about half the time of
+the eager modules.
 
 Pure: torch and numpy only. Anchors, decoding and non-maximum suppression are plain
 functions, the same as MediaPipe's ``SsdAnchorsCalculator`` (fixed anchor size, anchor
