@@ -43,6 +43,7 @@ from typing import Literal
 import numpy as np
 from PIL import Image
 
+from compositing.compose_arrays import ARRAYS_MAX_PIXELS, paste_arrays
 from compositing.compose_stats import (
     MAP_CELL,
     BandMaps,
@@ -52,6 +53,10 @@ from compositing.compose_stats import (
     stats_factor,
     upsample,
 )
+from compositing.cover import cover as cover  # re-exported: the covering lives in cover.py
+from compositing.cover import cover_filter as cover_filter
+from compositing.cover import cover_image, to_rgb_image
+from compositing.cover import resize_box as resize_box
 from compositing.mattes import matte_image
 from vbgsite.errors import InvalidColor, InvalidOption
 
@@ -77,118 +82,6 @@ def parse_color(value: str) -> RGB:
     if len(digits) == 3:
         digits = "".join(d * 2 for d in digits)
     return (int(digits[0:2], 16), int(digits[2:4], 16), int(digits[4:6], 16))
-
-
-def _to_rgb_image(image: np.ndarray | Image.Image, what: str) -> Image.Image:
-    if isinstance(image, Image.Image):
-        return image if image.mode == "RGB" else image.convert("RGB")
-    array = np.asarray(image)
-    if array.dtype != np.uint8 or array.ndim != 3 or array.shape[2] not in (3, 4):
-        raise ValueError(f"{what} must be uint8 HxWx3, got {array.dtype} {array.shape}")
-    return Image.fromarray(np.ascontiguousarray(array[..., :3]), "RGB")
-
-
-def _cover_box(src: tuple[int, int], dst: tuple[int, int]) -> tuple[float, float, float, float]:
-    """The centred region of ``src`` (w, h) with ``dst``'s aspect ratio, as a float box."""
-    src_w, src_h = src
-    dst_w, dst_h = dst
-    scale = max(dst_w / src_w, dst_h / src_h)
-    crop_w, crop_h = dst_w / scale, dst_h / scale
-    left, top = (src_w - crop_w) / 2.0, (src_h - crop_h) / 2.0
-    return (left, top, left + crop_w, top + crop_h)
-
-
-# Enlargements up to this many output pixels run through OpenCV (see ``resize_box``);
-# above it Pillow's, which writes the image once instead of an array and then the image
-# (at 48 MP the array alone would be 144 MB more at the compose step's peak).
-_FAST_ENLARGE_MAX_PIXELS = 16_000_000
-
-
-def cover_filter(box: tuple[float, float, float, float], size: tuple[int, int]) -> int:
-    """Pillow's filter for resizing ``box`` of a background to ``size``: Lanczos when any
-    side shrinks (it needs the antialiasing), bicubic when both sides grow, where the two
-    differ by 0.04/255 on average and bicubic is a quarter quicker (a 1920x1080 background
-    covering 3000x4000: 139 against 180 ms)."""
-    if box[2] - box[0] <= size[0] and box[3] - box[1] <= size[1]:
-        return Image.Resampling.BICUBIC
-    return Image.Resampling.LANCZOS
-
-
-def resize_box(
-    image: Image.Image, size: tuple[int, int], box: tuple[float, float, float, float]
-) -> Image.Image:
-    """The ``box`` (float, inside the image) of an RGB ``image`` resized to ``size``, as
-    ``image.resize(size, cover_filter(box, size), box=box, reducing_gap=2.0)`` does.
-
-    An enlargement of up to 16 MP is a cubic resize in OpenCV of the few source pixels
-    around the box, at exactly the box's scale, cropped to the box: 3000x4000 from a
-    1920x1080 background in 55 ms against Pillow's 134 (which is 4x slower per pixel; the
-    conversion to an image is most of the 55). The crop puts the box's corner on the
-    nearest output pixel (``_crop_origin`` makes that a small fraction of a pixel off), and
-    the kernel is OpenCV's (a = -0.75 against Pillow's -0.5)."""
-    resample = cover_filter(box, size)
-    width, height = size
-    inside = box[0] >= 0 and box[1] >= 0 and box[2] <= image.width and box[3] <= image.height
-    if (
-        resample != Image.Resampling.BICUBIC
-        or width * height > _FAST_ENLARGE_MAX_PIXELS
-        or not inside
-        or image.mode != "RGB"
-    ):
-        return image.resize(size, resample, box=box, reducing_gap=2.0)
-    import cv2  # deferred: web processes that never compose do not load OpenCV
-
-    left, top, right, bottom = box
-    scale_x, scale_y = width / (right - left), height / (bottom - top)
-    x0, y0 = _crop_origin(left, scale_x), _crop_origin(top, scale_y)
-    x1, y1 = min(image.width, math.ceil(right) + 2), min(image.height, math.ceil(bottom) + 2)
-    source = np.asarray(image.crop((x0, y0, x1, y1)))
-    enlarged = cv2.resize(source, None, fx=scale_x, fy=scale_y, interpolation=cv2.INTER_CUBIC)
-    ox, oy = round((left - x0) * scale_x), round((top - y0) * scale_y)
-    out = enlarged[oy : oy + height, ox : ox + width]
-    if out.shape[:2] != (height, width):  # a box flush with the image's far edge, rounded out
-        return image.resize(size, resample, box=box, reducing_gap=2.0)
-    return Image.fromarray(np.ascontiguousarray(out))
-
-
-def _crop_origin(start: float, scale: float) -> int:
-    """The first source pixel of ``resize_box``'s crop along one axis: at least two pixels
-    before ``start`` (the cubic kernel's reach, so the crop's own border never shows), and
-    among the next few candidates the one that puts ``start`` closest to a whole output
-    pixel, so the rounded crop shifts the picture by a small fraction of a pixel."""
-    first = math.floor(start) - 2
-    if first <= 0:
-        return 0
-    best, best_error = first, 1.0
-    for origin in range(first, max(-1, first - 9), -1):
-        offset = (start - origin) * scale
-        error = abs(offset - round(offset))
-        if error < best_error:
-            best, best_error = origin, error
-        if error < 0.02:
-            break
-    return best
-
-
-def cover_image(background: np.ndarray | Image.Image, width: int, height: int) -> Image.Image:
-    """Scale ``background`` to fill ``width x height`` and centre-crop; never stretched.
-
-    Returns a new RGB image of exactly (width, height). Lanczos resampling (with Pillow's
-    box pre-reduction for large downscales; bicubic when enlarging: ``cover_filter``).
-    Resizing a large background costs tens of milliseconds at 1080p: services that reuse
-    one background for many photos of the same size may keep the result.
-    """
-    if width < 1 or height < 1:
-        raise ValueError(f"cover size must be positive, got {width}x{height}")
-    source = _to_rgb_image(background, "background")
-    if source.size == (width, height):
-        return source.copy()
-    return resize_box(source, (width, height), _cover_box(source.size, (width, height)))
-
-
-def cover(background: np.ndarray | Image.Image, width: int, height: int) -> np.ndarray:
-    """``cover_image`` as an array: uint8 heightxwidthx3."""
-    return np.asarray(cover_image(background, width, height))
 
 
 def _mask_image(alpha: np.ndarray | Image.Image, size: tuple[int, int]) -> Image.Image:
@@ -316,7 +209,7 @@ def compose_onto_photo(
     the whole photo first). At 48 MP this leaves out the canvas (192 MB in Pillow)."""
     from compositing import compose_kernels  # deferred: numba loads with the first compose
 
-    photo_image = _to_rgb_image(photo, "photo")
+    photo_image = to_rgb_image(photo, "photo")
     if photo_image is not photo:
         raise ValueError("compose_onto_photo paints into an RGB image")
     width, height = photo.size
@@ -352,7 +245,7 @@ def estimate_foreground(
     photo: uint8 HxWx3 (or an RGB image); alpha: float32 HxW in 0..1 (or uint8 / L).
     Returns uint8 HxWx3: equal to the photo where alpha is (nearly) 0 or 1.
     """
-    photo_image = _to_rgb_image(photo, "photo")
+    photo_image = to_rgb_image(photo, "photo")
     mask = _mask_image(alpha, photo_image.size)
     low = LowRes(photo_image, mask, stats_factor(photo_image.size))
     return _foreground_array(np.asarray(photo_image), np.asarray(mask), low)
@@ -372,7 +265,7 @@ def blurred_background_image(
     do not bleed into it; where the person covers everything nearby the estimate reaches
     further out.
     """
-    photo_image = _to_rgb_image(photo, "photo")
+    photo_image = to_rgb_image(photo, "photo")
     size = photo_image.size
     if blur_radius is None:
         blur_radius = _BLUR_SHARE * max(size)
@@ -395,6 +288,7 @@ def compose_image(
     decontaminate: bool = True,
     in_place: bool = False,
     runner: Runner | None = None,
+    pixels: np.ndarray | None = None,
 ) -> Image.Image:
     """Composite the person over a new background; returns a new PIL image.
 
@@ -405,29 +299,41 @@ def compose_image(
     in pixels), "transparent".
     decontaminate: remove the old background's colour from the soft edges first.
     in_place: mode "image" with an RGB ``background`` image of the photo's size that the
-        caller gives up: the person is painted onto it and it is returned, instead of onto
-        a copy (a 48 MP canvas is 144 MB).
+        caller gives up: over ``ARRAYS_MAX_PIXELS`` the person is painted onto it and it
+        is returned, instead of onto a copy (a 48 MP canvas is 144 MB).
     runner: how the strips of the paste are run (``Runner``; default one after the other).
+    pixels: the photo's uint8 HxWx3 array when the caller has one (the same pixels):
+        read instead of a copy of ``photo``. Up to ``ARRAYS_MAX_PIXELS`` the paste is
+        ``compose_arrays.paste_arrays`` (``background`` may then be that array already
+        covered to the photo's size), above it Pillow's, painting into the canvas.
     Returns RGB WxH (RGBA for "transparent"). The inputs are not modified (but for
     ``in_place``).
     Raises InvalidOption (unknown mode, missing background/colour), InvalidColor.
     """
     if mode not in MODES:
         raise InvalidOption(f"Unknown background mode {mode!r}; use one of {', '.join(MODES)}.")
-    photo_image = _to_rgb_image(photo, "photo")
+    photo_image = to_rgb_image(photo, "photo")
     size = photo_image.size
     mask = _mask_image(alpha, size)
 
+    arrays = mode != "transparent" and size[0] * size[1] <= ARRAYS_MAX_PIXELS
     if mode == "image":
         if background is None:
             raise InvalidOption("Choose a background image.")
         mine = in_place and isinstance(background, Image.Image) and background.mode == "RGB"
-        canvas = background if mine and background.size == size else cover_image(background, *size)
+        if (arrays and _is_canvas(background, size)) or (mine and background.size == size):
+            canvas = background  # covered already: read as it is (or painted on: mine)
+        else:
+            canvas = cover_image(background, *size)
     elif mode == "color":
         if color is None:
             raise InvalidOption("Choose a colour.")
         rgb = parse_color(color) if isinstance(color, str) else _check_rgb(color)
-        canvas = Image.new("RGB", size, rgb)
+        canvas = (
+            np.broadcast_to(np.array(rgb, np.uint8), (size[1], size[0], 3))
+            if arrays
+            else Image.new("RGB", size, rgb)
+        )
     else:
         canvas = None
 
@@ -436,6 +342,14 @@ def compose_image(
         low = LowRes(photo_image, mask, stats_factor(size))
     if mode == "blur":
         canvas = blurred_background_image(photo_image, mask, blur_radius=blur_radius, _low=low)
+    if arrays:
+        if pixels is None:
+            own = isinstance(photo, np.ndarray) and photo.shape[2:] == (3,)
+            pixels = photo if own else np.asarray(photo_image)
+        canvas_pixels = np.asarray(canvas)
+        used = low if decontaminate else None
+        out = paste_arrays(pixels, np.asarray(mask), canvas_pixels, used, runner)
+        return Image.fromarray(out, "RGB")
 
     if canvas is None:  # transparent: the (decontaminated) photo with the matte as A
         out = photo_image.convert("RGBA")
@@ -448,6 +362,13 @@ def compose_image(
     else:
         canvas.paste(photo_image, (0, 0), mask)
     return canvas
+
+
+def _is_canvas(background: np.ndarray | Image.Image, size: tuple[int, int]) -> bool:
+    """An RGB image or uint8 array of ``size``: the covered canvas itself."""
+    if isinstance(background, Image.Image):
+        return background.mode == "RGB" and background.size == size
+    return background.dtype == np.uint8 and background.shape == (size[1], size[0], 3)
 
 
 def _check_rgb(color: tuple[int, int, int]) -> RGB:

@@ -106,3 +106,58 @@ def mixed_means(near, far, plain, far_share, plain_share, out):
                 value = np.float32(near[c, y, x]) + far_share * np.float32(far[c, y, x])
                 value += plain_share * np.float32(plain[c, y, x])
                 out[c, y, x] = value / total
+
+
+@numba.njit(
+    types.void(
+        _array(types.uint8, 3),
+        _array(types.uint8, 2),
+        _array(types.uint8, 3),
+        _array(types.uint8, 2),
+        _array(types.uint8, 2),
+        types.int64,
+        types.int64,
+        types.int64,
+        types.boolean,
+        _array(types.uint8, 3, False),
+    ),
+    cache=True,
+    nogil=True,
+)
+def blend_block(photo, matte, canvas, fg, bg, grid_width, cell, top, decontaminate, out):
+    """``out`` = the photo's rows (uint8 hxwx3, from row ``top`` of the photo, full width)
+    pasted through their ``matte`` onto the ``canvas``'s: with ``decontaminate``, the soft
+    band first as ``foreground_block`` makes it (F̂ and B̂ from the grids ``fg`` and
+    ``bg``). The same integers as Pillow's ``paste(photo, mask=matte)`` of that block onto
+    the canvas: ``(canvas (255 - m) + photo m + 128)`` divided by 255 as Pillow rounds it."""
+    height, width = matte.shape
+    scale = np.float32(1.0 / 255.0)
+    for y in range(height):
+        row = (y + top) // cell * grid_width
+        for x in range(width):
+            level = np.int32(matte[y, x])
+            if level == 0:
+                for c in range(3):
+                    out[y, x, c] = canvas[y, x, c]
+                continue
+            if level == 255:
+                for c in range(3):
+                    out[y, x, c] = photo[y, x, c]
+                continue
+            band = decontaminate and BAND_LOW <= level <= BAND_HIGH
+            index = row + x // cell
+            a = np.float32(level) * scale
+            for c in range(3):
+                if band:
+                    f_hat = np.float32(fg[index, c])
+                    b_hat = np.float32(bg[index, c])
+                    value = np.float32(photo[y, x, c]) - b_hat
+                    value += (b_hat - f_hat) * a
+                    value *= a
+                    value += f_hat
+                    value += np.float32(0.5)
+                    front = np.int32(min(max(value, np.float32(0.0)), np.float32(255.0)))
+                else:
+                    front = np.int32(photo[y, x, c])
+                mixed = np.int32(canvas[y, x, c]) * (255 - level) + front * level + 128
+                out[y, x, c] = ((mixed >> 8) + mixed) >> 8

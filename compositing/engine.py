@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -41,6 +41,7 @@ from compositing.segmentation import (
     get_person_detector,
     get_segmenter,
 )
+from compositing.side_threads import IDLE, NORMAL, URGENT, PriorityPool
 from vbgsite.errors import InvalidImage, ModelUnavailable
 
 logger = logging.getLogger(__name__)
@@ -59,7 +60,7 @@ _threads_override: int | None = None
 _slots: threading.BoundedSemaphore | None = None
 _slots_lock = threading.Lock()
 _held = threading.local()  # depth > 0: this thread holds a slot (nested calls pass through)
-_beside: tuple[int, ThreadPoolExecutor | None] | None = None  # (pid, pool) of this process
+_beside: tuple[int, PriorityPool | None] | None = None  # (pid, pool) of this process
 _forking = False  # True while the gunicorn master warms up: it must start no threads
 _IDLE_TRIM = 1.0  # seconds without compute before free heap pages go back to the kernel
 _last_compute = 0.0
@@ -151,9 +152,26 @@ def compute_beside[T](function: Callable[..., T], /, *args: Any, **kwargs: Any) 
     core they overlap, so one composite finishes sooner. ``VBG_SIDE_THREADS`` threads per
     process (default 1; 0: everything runs in the caller, one stage after the other). The
     work is the same either way: under full load the cores are busy anyway and throughput
-    does not change. Called from inside a
-    ``compute_slot``, the task counts as part of that slot's work.
+    does not change. Called from inside a ``compute_slot``, the task counts as part of
+    that slot's work. Queued tasks start in order, after any share of
+    :func:`compute_shared` (urgent: its caller is doing the same work meanwhile) and
+    before any :class:`Later` (idle work).
     """
+    return _submit(NORMAL, function, *args, **kwargs)
+
+
+def _submit[T](urgency: int, function: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+    """``function`` queued on this process's side threads (``side_threads``) at ``urgency``,
+    or run in line without any."""
+    pool = _side_pool()
+    if pool is not None:
+        in_slot = getattr(_held, "depth", 0) > 0
+        return pool.submit(urgency, _run_beside, in_slot, function, *args, **kwargs)
+    return compute_inline(function, *args, **kwargs)
+
+
+def _side_pool() -> PriorityPool | None:
+    """This process's side threads (``VBG_SIDE_THREADS``; made on first use), or None."""
     global _beside
     pid = os.getpid()  # a pool's threads do not survive fork(): one pool per process
     if _beside is None or _beside[0] != pid:
@@ -161,13 +179,9 @@ def compute_beside[T](function: Callable[..., T], /, *args: Any, **kwargs: Any) 
             if _beside is None or _beside[0] != pid:
                 # No thread in a process about to fork (fork_safe_warm_up): run in line.
                 threads = 0 if _forking else settings.VBG_SIDE_THREADS
-                pool = ThreadPoolExecutor(threads, "compute-beside") if threads else None
+                pool = PriorityPool(threads, "compute-beside") if threads else None
                 _beside = (pid, pool)
-    pool = None if _forking else _beside[1]
-    if pool is not None:
-        in_slot = getattr(_held, "depth", 0) > 0
-        return pool.submit(_run_beside, in_slot, function, *args, **kwargs)
-    return compute_inline(function, *args, **kwargs)
+    return None if _forking else _beside[1]
 
 
 def compute_inline[T](function: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
@@ -198,7 +212,7 @@ def compute_shared[T](work: Callable[[T], object], items: Iterable[T]) -> None:
                 return
             work(item)
 
-    side = compute_beside(drain)
+    side = _submit(URGENT, drain)
     try:
         drain()
     finally:
@@ -207,6 +221,28 @@ def compute_shared[T](work: Callable[[T], object], items: Iterable[T]) -> None:
 
 
 _NO_ITEM = object()
+
+
+class Later[T]:
+    """``function(*args, **kwargs)`` for a result wanted later in the request: run by the
+    side thread when it has nothing more urgent queued (``side_threads.IDLE``), or by the
+    first caller of :meth:`result` if it has not started by then (a queued call is taken
+    back, never waited for: a side task may ask for it too). Once only."""
+
+    def __init__(self, function: Callable[..., T], /, *args: Any, **kwargs: Any) -> None:
+        self._call: Callable[[], T] | None = lambda: function(*args, **kwargs)
+        self._lock = threading.Lock()
+        self._value: Future[T] | None = None
+        if _side_pool() is not None:
+            self._value = _submit(IDLE, self._call)
+
+    def result(self) -> T:
+        with self._lock:
+            value = self._value
+            if value is None or value.cancel():
+                value = self._value = compute_inline(self._call)  # type: ignore[arg-type]
+            self._call = None  # the arguments go once the value exists or is being made
+        return value.result()
 
 
 def _run_beside[T](in_slot: bool, function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:

@@ -290,6 +290,8 @@ def render(
     keep_background: bool = True,
     photo_owned: bool = False,
     runner: Runner | None = None,
+    pixels: np.ndarray | None = None,
+    canvas_pixels: np.ndarray | None = None,
 ) -> tuple[Image.Image, Image.Image | None]:
     """The saved result for these options: (image, the background canvas behind the person).
 
@@ -304,7 +306,10 @@ def render(
     background covered a few rows at a time (``compose.compose_onto_photo``): no canvas.
     The image is RGB (RGBA for transparent; L, the matte alone, for channels "alpha").
     Without placement the result is ``compose_image``'s, unchanged. ``runner``: how
-    ``compose_image`` runs its strips (``compose.Runner``).
+    ``compose_image`` runs its strips (``compose.Runner``). ``pixels``: the photo's uint8
+    array, if the caller has one; ``canvas_pixels``: the covered canvas of mode image
+    (``covered_canvas``'s) as an array, if the caller made one: ``compose_image`` reads
+    them instead of copies of the images.
     """
     mask = matte_image(alpha)
     if placement.channels == "alpha":
@@ -334,11 +339,12 @@ def render(
             photo,
             mask,
             mode=mode,
-            background=canvas_bg,
+            background=canvas_bg if canvas_pixels is None or mode != "image" else canvas_pixels,
             color=color,
             blur_radius=radius,
             in_place=in_place,
             runner=runner,
+            pixels=pixels,
         )
         return result, None if in_place else canvas_bg
     foreground = Image.fromarray(estimate_foreground(photo, mask), "RGB")

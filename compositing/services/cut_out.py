@@ -7,6 +7,7 @@ with ``photo_cut_out`` once the upload is decoded. It raises the exceptions in
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import IO
@@ -44,7 +45,13 @@ class CutOut:
     files: dict[str, Future[FileData]]
 
 
-def photo_cut_out(photo: bytes | IO[bytes], decoded: DecodedPhoto, timings: Timings) -> CutOut:
+def photo_cut_out(
+    photo: bytes | IO[bytes],
+    decoded: DecodedPhoto,
+    timings: Timings,
+    *,
+    idle: Callable[[], object] | None = None,
+) -> CutOut:
     """Run the model on the ``decoded`` upload ``photo`` and check that it shows a person;
     raises NoPerson (or the model's errors) otherwise. The model and the detectors read the
     decoder's own pixels where there are some (``DecodedPhoto.take_pixels``: a plain JPEG's
@@ -55,11 +62,12 @@ def photo_cut_out(photo: bytes | IO[bytes], decoded: DecodedPhoto, timings: Timi
     beside what the caller does next; the model shares its independent parts with the side
     thread when it is idle (``Engine.segment_matte(shared=True)``). ``timings`` gets each
     stage's own time (the files' in ``encode_ms``), so on two cores they add up to more
-    than the wall time.
+    than the wall time. ``idle``: called once those stages are queued, to queue the
+    caller's own work for the side thread's idle time (``engine.Later``), as the picture
+    of a decoded array is (``DecodedPhoto.picture_beside``).
     """
-    picture = decoded.picture
     pixels = decoded.take_pixels()  # the model's and the detectors' (read only)
-    small = picture.width * picture.height <= CANVAS_BESIDE_MAX_PIXELS
+    small = decoded.size[0] * decoded.size[1] <= CANVAS_BESIDE_MAX_PIXELS
     beside = compute_beside if small else compute_inline
     detectors = beside(timed_call, timings, "person_check_ms", person_in_photo, pixels)
     source = compute_beside(
@@ -68,9 +76,12 @@ def photo_cut_out(photo: bytes | IO[bytes], decoded: DecodedPhoto, timings: Timi
         "encode_ms",
         photo_source_bytes,
         photo,
-        picture,
+        decoded,
         quality=SOURCE_QUALITY,
     )
+    decoded.picture_beside()  # for the compose, once the stages above are under way
+    if idle is not None:
+        idle()
     with timed(timings, "segment_ms"):
         alpha, model_name = _segment(pixels)
     with timed(timings, "person_check_ms"):

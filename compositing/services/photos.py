@@ -34,7 +34,14 @@ from django.utils import timezone
 from PIL import Image
 
 from compositing import imaging
-from compositing.engine import compute_beside, compute_inline, compute_shared, compute_slot
+from compositing.compose_arrays import ARRAYS_MAX_PIXELS
+from compositing.engine import (
+    Later,
+    compute_beside,
+    compute_inline,
+    compute_shared,
+    compute_slot,
+)
 from compositing.models import Composite
 from compositing.placement import (
     CanvasSource,
@@ -140,16 +147,17 @@ def composite_create(
     with compute_slot():  # the CPU-heavy part, VBG_COMPUTE_SLOTS at a time per process
         with timed(request.timings, "decode_ms"):
             decoded, background = _photo_and_background(photo, request, background_file)
-        picture = decoded.picture
-        canvas = _CanvasBeside.start(background, picture.size, request.placement, request.timings)
-        cut = photo_cut_out(photo, decoded, request.timings)
+        canvas = _CanvasBeside.start(background, decoded.size, request.placement, request.timings)
+        idle = canvas.pixels_beside if canvas and decoded.pixels is not None else None
+        cut = photo_cut_out(photo, decoded, request.timings, idle=idle)
     composite = Composite(
         source_name=upload_display_name(photo), person_found=True, model_name=cut.model_name
     )
     return _render_and_save(
         request,
         composite,
-        picture=picture,
+        picture=decoded.picture,
+        pixels=decoded.pixels,
         alpha=cut.alpha,
         background=background,
         files=cut.files,
@@ -308,9 +316,11 @@ class _CanvasBeside:
         timings: Timings,
     ) -> None:
         self.source, self.size, self.placement = source, size, placement
+        self.timings = timings
         self.ready = compute_beside(
             timed_call, timings, "compose_ms", covered_canvas, source, size, placement
         )
+        self.array: Later[np.ndarray] | None = None
 
     @classmethod
     def start(
@@ -339,6 +349,22 @@ class _CanvasBeside:
     def rows(self, size: tuple[int, int], placement: Placement) -> Callable[..., Image.Image]:
         return canvas_rows(self.source, size, placement)
 
+    def pixels_beside(self) -> None:
+        """Have the side thread copy the canvas into an array when it is idle (a photo up to
+        ``ARRAYS_MAX_PIXELS``: ``compose_image`` reads it instead of copying it then)."""
+        if self.size[0] * self.size[1] <= ARRAYS_MAX_PIXELS:
+            self.array = Later(self._pixels)
+
+    def _pixels(self) -> np.ndarray:
+        canvas = self.ready.result()[0]
+        return timed_call(self.timings, "compose_ms", np.asarray, canvas)
+
+    def pixels(self, size: tuple[int, int], placement: Placement) -> np.ndarray | None:
+        """``canvas(size, placement)``'s image as an array, if one is being made."""
+        if self.array is None or (tuple(size), placement) != (tuple(self.size), self.placement):
+            return None
+        return self.array.result()
+
 
 def _render_and_save(
     request: _PhotoRequest,
@@ -348,18 +374,22 @@ def _render_and_save(
     alpha: np.ndarray,
     background: ResolvedBackground,
     files: dict[str, FileData | Future[FileData]],
-    canvas: CanvasSource | None = None,
+    canvas: _CanvasBeside | None = None,
     photo_owned: bool = False,
+    pixels: np.ndarray | None = None,
 ) -> Composite:
     """Compose and encode (picture RGB WxH, alpha uint8 HxW or float32 0..1), then store every
     file (``files``: the source and mask, possibly still being encoded beside) and insert
     the row; on any failure delete what was written. ``canvas``: the background's canvas,
     being covered beside (``_CanvasBeside``). ``photo_owned``: ``picture`` is given up
-    (a big photo's result may be painted into it: ``render``)."""
+    (a big photo's result may be painted into it: ``render``). ``pixels``: the picture's
+    uint8 array, if the request has one (the compose reads it, and the canvas's array made
+    beside, instead of copies)."""
     timings, choice = request.timings, request.choice
     if photo_owned and isinstance(files.get("source"), Future):
         files["source"].result()  # encoded from the picture beside: done before painting it
     with compute_slot(), timed(timings, "compose_ms"):
+        canvas_pixels = canvas.pixels(picture.size, request.placement) if canvas else None
         result, covered = render(
             picture,
             alpha,
@@ -371,6 +401,8 @@ def _render_and_save(
             color=choice.color_rgb,
             photo_owned=photo_owned,
             runner=compute_shared,
+            pixels=pixels,
+            canvas_pixels=canvas_pixels,
         )
     with compute_slot():
         result_file, thumbnail_file = _encode_result(result, request.fmt, timings)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -14,6 +14,8 @@ from django.conf import settings
 from PIL import Image
 
 from compositing import imaging
+from compositing.compose_arrays import ARRAYS_MAX_PIXELS
+from compositing.engine import Later
 from compositing.jpeg_strip import jpeg_without_metadata
 from vbgsite.errors import AppError
 
@@ -45,20 +47,51 @@ def image_upload_decode(
 PIXELS_MAX_PIXELS = 16_000_000
 
 
-@dataclass
 class DecodedPhoto:
     """A photo upload decoded: ``picture`` (PIL RGB, as ``image_upload_decode`` returns it)
     and, for a plain JPEG, the same pixels as the uint8 HxWx3 array they were decoded
-    into, which the model reads without a copy (``take_pixels``)."""
+    into, which the model, the detectors and the compose read without a copy. With the
+    array, the picture (Pillow's own layout: a copy, 1 ms at 1 MP) is made when first
+    asked for, or on the side thread once it is idle (``picture_beside``), for what still
+    wants an image (the compose's statistics, a bigger photo's paste)."""
 
-    picture: Image.Image
-    _pixels: np.ndarray | None
+    def __init__(
+        self, picture: Image.Image | Callable[[], Image.Image], pixels: np.ndarray | None = None
+    ) -> None:
+        self._picture: Image.Image | Later[Image.Image] | Callable[[], Image.Image] = picture
+        self._pixels = pixels
+        shape = pixels.shape if pixels is not None else None
+        self.size = (shape[1], shape[0]) if shape else picture.size  # type: ignore[union-attr]
+
+    def picture_beside(self) -> None:
+        """Have the side thread make the picture when it has nothing more urgent."""
+        if not isinstance(self._picture, Image.Image | Later):
+            self._picture = Later(self._picture)
+
+    @property
+    def picture(self) -> Image.Image:
+        picture = self._picture
+        if isinstance(picture, Image.Image):
+            return picture
+        image = picture.result() if isinstance(picture, Later) else picture()
+        self._picture = image
+        return image
 
     def take_pixels(self) -> Image.Image | np.ndarray:
-        """What the model reads: the array, given up by this object (the model is its one
-        reader; at 48 MP it is 144 MB), or the picture itself when there is none."""
-        pixels, self._pixels = self._pixels, None
-        return self.picture if pixels is None else pixels
+        """What the model reads: the array, or the picture when there is none. Over
+        ``compose_arrays.ARRAYS_MAX_PIXELS`` the array is given up by this object (the model
+        is its last reader; at 16 MP it is 48 MB); smaller ones stay for the compose."""
+        pixels = self._pixels
+        if pixels is None:
+            return self.picture
+        if pixels.shape[0] * pixels.shape[1] > ARRAYS_MAX_PIXELS:
+            self._pixels = None
+        return pixels
+
+    @property
+    def pixels(self) -> np.ndarray | None:
+        """The array, while this object keeps it (see ``take_pixels``)."""
+        return self._pixels
 
 
 def photo_upload_decode(upload: bytes | IO[bytes], *, label: str) -> DecodedPhoto:
@@ -86,8 +119,9 @@ class OpenedPhoto:
         keep = self.pixel_count <= PIXELS_MAX_PIXELS
         with _labelled(self.label):
             decoded = self.opened.decode(keep_pixels=keep)
-        picture = decoded.rgb()
-        return DecodedPhoto(picture, decoded.pixels if picture is decoded.image else None)
+        if decoded.pixels is None:
+            return DecodedPhoto(decoded.rgb())
+        return DecodedPhoto(decoded.rgb, decoded.pixels)
 
 
 def photo_upload_open(upload: bytes | IO[bytes], *, label: str) -> OpenedPhoto:
@@ -113,20 +147,20 @@ def _labelled(label: str) -> Iterator[None]:
         raise type(error)(f"{label}: {error.message}") from error
 
 
-def photo_source_bytes(upload: bytes | IO[bytes], picture: Image.Image, *, quality: int) -> bytes:
-    """The source file a composite keeps for ``picture``, decoded from ``upload``: a JPEG.
+def photo_source_bytes(upload: bytes | IO[bytes], decoded: DecodedPhoto, *, quality: int) -> bytes:
+    """The source file a composite keeps for the photo ``decoded`` from ``upload``: a JPEG.
 
     When the upload is a plain colour JPEG whose pixels were used unchanged (no ICC
     profile converted, no EXIF rotation applied), its own bytes without metadata
     (``jpeg_without_metadata``: no EXIF/GPS/XMP/comments): no re-encode, no generation
-    loss. Otherwise ``picture`` encoded at ``quality``.
+    loss. Otherwise the decoded picture encoded at ``quality``.
     """
     raw = upload if isinstance(upload, bytes) else _reread(upload)
-    if raw is not None and _is_plain_jpeg(raw, picture.size):
+    if raw is not None and _is_plain_jpeg(raw, decoded.size):
         stripped = jpeg_without_metadata(raw)
         if stripped is not None:
             return stripped
-    return imaging.encode_image(picture, "jpg", quality=quality)
+    return imaging.encode_image(decoded.picture, "jpg", quality=quality)
 
 
 def _reread(upload: IO[bytes]) -> bytes | None:

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from compositing import compose
 from compositing.compose import compose_image
 from compositing.placement import (
     Placement,
@@ -180,7 +181,8 @@ def test_painting_in_place_gives_the_same_pixels_and_spares_shared_canvases(plac
     assert np.array_equal(np.asarray(shared.made[0]), np.asarray(canvas))
 
 
-def test_compose_in_place_paints_onto_the_given_canvas():
+def test_compose_in_place_paints_onto_the_given_canvas(monkeypatch):
+    monkeypatch.setattr(compose, "ARRAYS_MAX_PIXELS", 0)  # a big photo's way: no new array
     photo, alpha = _square_subject()
     canvas = Image.new("RGB", photo.size, BLUE)
     copy = compose_image(photo, alpha, mode="image", background=canvas)
