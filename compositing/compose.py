@@ -47,6 +47,7 @@ from compositing.compose_arrays import ARRAYS_MAX_PIXELS, paste_arrays
 from compositing.compose_stats import (
     MAP_CELL,
     BandMaps,
+    LowColour,
     LowRes,
     Runner,
     in_turn,
@@ -289,6 +290,7 @@ def compose_image(
     in_place: bool = False,
     runner: Runner | None = None,
     pixels: np.ndarray | None = None,
+    colour: LowColour | None = None,
 ) -> Image.Image:
     """Composite the person over a new background; returns a new PIL image.
 
@@ -306,6 +308,8 @@ def compose_image(
         read instead of a copy of ``photo``. Up to ``ARRAYS_MAX_PIXELS`` the paste is
         ``compose_arrays.paste_arrays`` (``background`` may then be that array already
         covered to the photo's size), above it Pillow's, painting into the canvas.
+    colour: the photo's ``LowColour`` at ``stats_factor(size)``, when the caller made it
+        beforehand (the statistics then need only the matte's part).
     Returns RGB WxH (RGBA for "transparent"). The inputs are not modified (but for
     ``in_place``).
     Raises InvalidOption (unknown mode, missing background/colour), InvalidColor.
@@ -339,7 +343,7 @@ def compose_image(
 
     low = None
     if decontaminate or mode == "blur":
-        low = LowRes(photo_image, mask, stats_factor(size))
+        low = LowRes(photo_image if colour is None else colour, mask, stats_factor(size))
     if mode == "blur":
         canvas = blurred_background_image(photo_image, mask, blur_radius=blur_radius, _low=low)
     if arrays:

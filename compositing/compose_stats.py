@@ -104,18 +104,47 @@ def _premultiplied(colour: list[np.ndarray], weights: list[np.ndarray]) -> list[
     return planes
 
 
+class LowColour:
+    """The photo's part of ``LowRes``, which needs no matte: its block averages at
+    1/``factor`` (uint8 R, G, B hxw planes) and their wide local means (``plain``). A
+    service makes it beside the model, before the matte exists."""
+
+    def __init__(self, photo: Image.Image, factor: int) -> None:
+        self.factor = factor
+        colour = np.asarray(photo.reduce(factor) if factor > 1 else photo)  # hxwx3
+        self.planes = [np.ascontiguousarray(colour[..., i]) for i in range(3)]  # R, G, B
+        self._plain: dict[float, np.ndarray] = {}
+
+    def plain(self, sigma: float) -> np.ndarray:
+        """The planes' local means at ``sigma`` (uint8 3xhxw; made once per sigma)."""
+        plain = self._plain.get(sigma)
+        if plain is None:
+            plain = self._plain[sigma] = np.stack(_smooth(self.planes, sigma))
+        return plain
+
+    def for_decontamination(self) -> LowColour:
+        """This, with the local means ``BandMaps`` reads made already."""
+        self.plain(FG_FALLBACK_SIGMA)
+        return self
+
+
 class LowRes:
     """Block averages of the photo and its alpha at 1/factor resolution.
 
     Local means are normalised convolutions on premultiplied 8-bit maps (colour x weight,
     weight): blur both, divide. 8 bits are enough: the colour is imprecise only where the
     blurred weight is tiny, and there the estimate gets (almost) no say in the mix below.
+    ``photo``: the photo, or its ``LowColour`` at ``factor`` made beforehand.
     """
 
-    def __init__(self, photo: Image.Image, mask: Image.Image, factor: int) -> None:
+    def __init__(self, photo: Image.Image | LowColour, mask: Image.Image, factor: int) -> None:
         self.factor = factor
-        colour = np.asarray(photo.reduce(factor) if factor > 1 else photo)  # hxwx3
-        self.colour = [np.ascontiguousarray(colour[..., i]) for i in range(3)]  # R, G, B
+        if not isinstance(photo, LowColour):
+            photo = LowColour(photo, factor)
+        elif photo.factor != factor:
+            raise ValueError(f"colour statistics at 1/{photo.factor}, wanted 1/{factor}")
+        self.low_colour = photo
+        self.colour = photo.planes
         alpha = np.asarray(mask.reduce(factor) if factor > 1 else mask, np.float32) / 255.0
         # Only (almost) pure blocks get weight: mixed blocks average both colours.
         ramp = 1.0 / (1.0 - _PURE_FROM)
@@ -148,7 +177,7 @@ class LowRes:
 
         def blur(index: int) -> None:  # index == count: the plain colour means
             if index == count:
-                far[index] = np.stack(_smooth(self.colour, fallback_sigma))
+                far[index] = self.low_colour.plain(fallback_sigma)
                 return
             planes = premultiplied[4 * index : 4 * index + 4]
             near[index] = np.stack(_smooth(planes, sigma))

@@ -31,6 +31,7 @@ import numpy as np
 from PIL import Image
 
 from compositing.compose import (
+    LowColour,
     Runner,
     blurred_background_image,
     compose_image,
@@ -292,6 +293,7 @@ def render(
     runner: Runner | None = None,
     pixels: np.ndarray | None = None,
     canvas_pixels: np.ndarray | None = None,
+    colour: LowColour | None = None,
 ) -> tuple[Image.Image, Image.Image | None]:
     """The saved result for these options: (image, the background canvas behind the person).
 
@@ -309,7 +311,8 @@ def render(
     ``compose_image`` runs its strips (``compose.Runner``). ``pixels``: the photo's uint8
     array, if the caller has one; ``canvas_pixels``: the covered canvas of mode image
     (``covered_canvas``'s) as an array, if the caller made one: ``compose_image`` reads
-    them instead of copies of the images.
+    them instead of copies of the images; ``colour``: the photo's statistics made
+    beforehand (``compose_image``'s).
     """
     mask = matte_image(alpha)
     if placement.channels == "alpha":
@@ -345,6 +348,7 @@ def render(
             in_place=in_place,
             runner=runner,
             pixels=pixels,
+            colour=colour,
         )
         return result, None if in_place else canvas_bg
     foreground = Image.fromarray(estimate_foreground(photo, mask), "RGB")

@@ -16,7 +16,12 @@ import numpy as np
 from PIL import Image
 
 from compositing import imaging
-from compositing.engine import compute_beside, compute_inline, get_engine, person_in_photo
+from compositing.engine import (
+    compute_beside,
+    compute_inline,
+    get_engine,
+    person_in_photo,
+)
 from compositing.services.stage_timings import Timings, timed, timed_call
 from compositing.services.stored_files import FileData, file_future
 from compositing.services.uploads import DecodedPhoto, photo_source_bytes
@@ -55,7 +60,7 @@ def photo_cut_out(
     """Run the model on the ``decoded`` upload ``photo`` and check that it shows a person;
     raises NoPerson (or the model's errors) otherwise. The model and the detectors read the
     decoder's own pixels where there are some (``DecodedPhoto.take_pixels``: a plain JPEG's
-    array, let go once both are done).
+    array, kept for the compose up to ``ARRAYS_MAX_PIXELS``, let go after the model above).
 
     Stages that do not need each other overlap (``compute_beside``): the detectors (up to
     ``CANVAS_BESIDE_MAX_PIXELS``) and the source file beside the model, the mask's PNG

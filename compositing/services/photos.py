@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -34,9 +34,8 @@ from django.utils import timezone
 from PIL import Image
 
 from compositing import imaging
-from compositing.compose_arrays import ARRAYS_MAX_PIXELS
+from compositing.compose_stats import LowColour
 from compositing.engine import (
-    Later,
     compute_beside,
     compute_inline,
     compute_shared,
@@ -44,10 +43,7 @@ from compositing.engine import (
 )
 from compositing.models import Composite
 from compositing.placement import (
-    CanvasSource,
     Placement,
-    canvas_rows,
-    covered_canvas,
     render,
 )
 from compositing.services.background_choice import (
@@ -58,6 +54,7 @@ from compositing.services.background_choice import (
     background_resolve,
     composite_notice_add,
 )
+from compositing.services.beside import CanvasBeside, ComposeBeside
 from compositing.services.composites import composite_delete, composite_get
 from compositing.services.cut_out import CANVAS_BESIDE_MAX_PIXELS, photo_cut_out
 from compositing.services.placement import placement_as_dict, placement_parse
@@ -147,9 +144,9 @@ def composite_create(
     with compute_slot():  # the CPU-heavy part, VBG_COMPUTE_SLOTS at a time per process
         with timed(request.timings, "decode_ms"):
             decoded, background = _photo_and_background(photo, request, background_file)
-        canvas = _CanvasBeside.start(background, decoded.size, request.placement, request.timings)
-        idle = canvas.pixels_beside if canvas and decoded.pixels is not None else None
-        cut = photo_cut_out(photo, decoded, request.timings, idle=idle)
+        canvas = CanvasBeside.start(background, decoded.size, request.placement, request.timings)
+        prepared = ComposeBeside(decoded, canvas, request.timings)
+        cut = photo_cut_out(photo, decoded, request.timings, idle=prepared.start)
     composite = Composite(
         source_name=upload_display_name(photo), person_found=True, model_name=cut.model_name
     )
@@ -158,6 +155,7 @@ def composite_create(
         composite,
         picture=decoded.picture,
         pixels=decoded.pixels,
+        colour=prepared.colour(),
         alpha=cut.alpha,
         background=background,
         files=cut.files,
@@ -303,69 +301,6 @@ class _PhotoRequest:
         self.fmt = fmt
 
 
-class _CanvasBeside:
-    """The background of mode "image" covered to the photo's size on the side thread while
-    the model runs (the canvas does not depend on the cut-out; a 12 MP cover takes about
-    as long as the model), then handed to ``render`` as its ``CanvasSource``."""
-
-    def __init__(
-        self,
-        source: Image.Image | CanvasSource,
-        size: tuple[int, int],
-        placement: Placement,
-        timings: Timings,
-    ) -> None:
-        self.source, self.size, self.placement = source, size, placement
-        self.timings = timings
-        self.ready = compute_beside(
-            timed_call, timings, "compose_ms", covered_canvas, source, size, placement
-        )
-        self.array: Later[np.ndarray] | None = None
-
-    @classmethod
-    def start(
-        cls,
-        background: ResolvedBackground,
-        size: tuple[int, int],
-        placement: Placement,
-        timings: Timings,
-    ) -> _CanvasBeside | None:
-        """Start covering when the canvas is the photo's size (the subject is not moved) and
-        the photo is not huge: above ``CANVAS_BESIDE_MAX_PIXELS`` the canvas would be
-        allocated while the model holds its own copy of the photo (at 48 MP two 144 MB
-        images at once), so it is made after the model, in ``render``."""
-        source = background.source()
-        if source is None or placement.moves_subject or placement.channels == "alpha":
-            return None
-        if size[0] * size[1] > CANVAS_BESIDE_MAX_PIXELS:
-            return None
-        return cls(source, size, placement, timings)
-
-    def canvas(self, size: tuple[int, int], placement: Placement) -> tuple[Image.Image, bool]:
-        if (tuple(size), placement) == (tuple(self.size), self.placement):
-            return self.ready.result()
-        return covered_canvas(self.source, size, placement)
-
-    def rows(self, size: tuple[int, int], placement: Placement) -> Callable[..., Image.Image]:
-        return canvas_rows(self.source, size, placement)
-
-    def pixels_beside(self) -> None:
-        """Have the side thread copy the canvas into an array when it is idle (a photo up to
-        ``ARRAYS_MAX_PIXELS``: ``compose_image`` reads it instead of copying it then)."""
-        if self.size[0] * self.size[1] <= ARRAYS_MAX_PIXELS:
-            self.array = Later(self._pixels)
-
-    def _pixels(self) -> np.ndarray:
-        canvas = self.ready.result()[0]
-        return timed_call(self.timings, "compose_ms", np.asarray, canvas)
-
-    def pixels(self, size: tuple[int, int], placement: Placement) -> np.ndarray | None:
-        """``canvas(size, placement)``'s image as an array, if one is being made."""
-        if self.array is None or (tuple(size), placement) != (tuple(self.size), self.placement):
-            return None
-        return self.array.result()
-
-
 def _render_and_save(
     request: _PhotoRequest,
     composite: Composite,
@@ -374,17 +309,18 @@ def _render_and_save(
     alpha: np.ndarray,
     background: ResolvedBackground,
     files: dict[str, FileData | Future[FileData]],
-    canvas: _CanvasBeside | None = None,
+    canvas: CanvasBeside | None = None,
     photo_owned: bool = False,
     pixels: np.ndarray | None = None,
+    colour: LowColour | None = None,
 ) -> Composite:
     """Compose and encode (picture RGB WxH, alpha uint8 HxW or float32 0..1), then store every
     file (``files``: the source and mask, possibly still being encoded beside) and insert
     the row; on any failure delete what was written. ``canvas``: the background's canvas,
-    being covered beside (``_CanvasBeside``). ``photo_owned``: ``picture`` is given up
+    being covered beside (``CanvasBeside``). ``photo_owned``: ``picture`` is given up
     (a big photo's result may be painted into it: ``render``). ``pixels``: the picture's
     uint8 array, if the request has one (the compose reads it, and the canvas's array made
-    beside, instead of copies)."""
+    beside, instead of copies); ``colour``: its statistics made beside."""
     timings, choice = request.timings, request.choice
     if photo_owned and isinstance(files.get("source"), Future):
         files["source"].result()  # encoded from the picture beside: done before painting it
@@ -403,6 +339,7 @@ def _render_and_save(
             runner=compute_shared,
             pixels=pixels,
             canvas_pixels=canvas_pixels,
+            colour=colour,
         )
     with compute_slot():
         result_file, thumbnail_file = _encode_result(result, request.fmt, timings)

@@ -305,3 +305,45 @@ def test_a_big_photo_painted_in_place_keeps_its_source_and_looks_the_same(
     painted = np.asarray(read(in_place.result).convert("RGB"), np.float32)
     expected = np.asarray(read(on_canvas.result).convert("RGB"), np.float32)
     assert np.abs(painted - expected).mean() < 1.0
+
+
+@pytest.mark.parametrize("mode", ["image", "color"])
+@pytest.mark.parametrize("side_threads", [0, 1])
+def test_a_jpeg_composed_from_its_arrays_is_pillows_composite_exactly(
+    user, builtin_background, real_model, tmp_media, monkeypatch, settings, side_threads, mode
+):
+    """A plain JPEG up to ``ARRAYS_MAX_PIXELS``: the compose reads the decoder's array, the
+    canvas's array and the colour statistics the side thread made while the model ran
+    (or the request itself, without a side thread), in one pass; the result file is the
+    one Pillow's paste of the picture onto the canvas gives, byte for byte."""
+    from compositing import compose, engine
+    from compositing.services import beside
+
+    settings.VBG_SIDE_THREADS = side_threads
+    monkeypatch.setattr(engine, "_beside", None)  # a pool of that many threads
+    pastes: list[bool] = []
+    paste_arrays = compose.paste_arrays
+
+    def spy(pixels, matte, canvas, low, runner=None):
+        pastes.append(low is not None)  # decontaminated
+        return paste_arrays(pixels, matte, canvas, low, runner)
+
+    monkeypatch.setattr(compose, "paste_arrays", spy)
+
+    def make() -> Composite:
+        choice = {"background_id": builtin_background.pk, "color": "#2a7fd4"}
+        option = "background_id" if mode == "image" else "color"
+        return composite_create(
+            user=user, photo=upload(portrait_jpeg()), mode=mode, **{option: choice[option]}
+        )
+
+    arrays = make()
+    assert pastes == [True]
+    with monkeypatch.context() as patch:
+        patch.setattr(compose, "ARRAYS_MAX_PIXELS", 0)
+        patch.setattr(beside, "ARRAYS_MAX_PIXELS", 0)
+        pillows = make()
+    assert len(pastes) == 1  # Pillow's way: no array paste
+    with arrays.result.open("rb") as a, pillows.result.open("rb") as b:
+        assert a.read() == b.read()
+    assert np.array_equal(mask_of(arrays), mask_of(pillows))

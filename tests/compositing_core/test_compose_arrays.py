@@ -83,3 +83,18 @@ def test_the_array_paste_refuses_mismatched_sizes():
     matte = (alpha * 255).astype(np.uint8)
     with pytest.raises(ValueError, match="canvas"):
         paste_arrays(pixels, matte, np.zeros((10, 10, 3), np.uint8), None)
+
+
+def test_colour_statistics_made_beforehand_give_the_same_composite():
+    from compositing.compose_stats import LowColour, stats_factor
+
+    photo, alpha = _soft_subject()
+    factor = stats_factor(photo.size)
+    colour = LowColour(photo, factor).for_decontamination()
+    for mode in ("image", "color", "blur"):
+        options = {"mode": mode, "background": coffee(), "color": "#2a7fd4"}
+        expected = np.asarray(compose_image(photo, alpha, **options))
+        made = compose_image(photo, alpha, colour=colour, **options)
+        assert np.array_equal(np.asarray(made), expected)
+    with pytest.raises(ValueError, match="1/"):
+        compose.LowRes(LowColour(photo, factor + 1), Image.fromarray(alpha > 0.5), factor)

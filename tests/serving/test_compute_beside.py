@@ -5,6 +5,7 @@ same results and errors as running them in line."""
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import TimeoutError as FutureTimeout
 
 import pytest
@@ -129,3 +130,70 @@ def test_an_error_in_shared_work_is_raised_to_the_caller():
 
     with pytest.raises(ValueError, match="bad strip"):
         engine.compute_shared(work, range(8))
+
+
+def test_queued_side_tasks_start_by_urgency_then_in_order():
+    from compositing.side_threads import IDLE, NORMAL, URGENT, PriorityPool
+
+    pool = PriorityPool(1, "test-pool")
+    busy, release = threading.Event(), threading.Event()
+    pool.submit(NORMAL, lambda: (busy.set(), release.wait(10)))
+    assert busy.wait(5)  # the one thread is taken: everything below queues
+    started: list[str] = []
+    futures = [
+        pool.submit(urgency, started.append, name)
+        for urgency, name in [
+            (IDLE, "idle 1"),
+            (NORMAL, "normal 1"),
+            (URGENT, "urgent"),
+            (NORMAL, "normal 2"),
+            (IDLE, "idle 2"),
+        ]
+    ]
+    skipped = pool.submit(NORMAL, started.append, "cancelled")
+    assert skipped.cancel()
+    release.set()
+    for future in futures:
+        future.result(5)
+    assert started == ["urgent", "normal 1", "normal 2", "idle 1", "idle 2"]
+    with pytest.raises(ZeroDivisionError):
+        pool.submit(URGENT, lambda: 1 / 0).result(5)
+
+
+def test_later_runs_on_the_idle_side_thread():
+    ran = threading.Event()
+    later = engine.Later(lambda: (ran.set(), threading.current_thread().name)[1])
+    assert ran.wait(5)  # by itself: the side thread had nothing else to do
+    assert later.result().startswith("compute-beside")
+    assert later.result().startswith("compute-beside")  # once only
+
+
+def test_later_not_started_yet_is_taken_back_and_run_by_the_caller():
+    busy, release = threading.Event(), threading.Event()
+    calls: list[str] = []
+    blocker = engine.compute_beside(lambda: (busy.set(), release.wait(10)))
+    assert busy.wait(5)
+    later = engine.Later(lambda: calls.append(threading.current_thread().name) or len(calls))
+    assert later.result() == 1  # not waited for: the side thread is still busy
+    assert calls == [threading.current_thread().name]
+    release.set()
+    blocker.result(5)
+    time.sleep(0.05)  # the side thread skips the cancelled call
+    assert later.result() == 1 and len(calls) == 1
+
+
+def test_later_with_no_side_thread_runs_when_asked(settings, monkeypatch):
+    settings.VBG_SIDE_THREADS = 0
+    monkeypatch.setattr(engine, "_beside", None)
+    calls: list[int] = []
+    later = engine.Later(calls.append, 1)
+    assert calls == []  # nothing run in line at creation: only if someone asks
+    later.result()
+    later.result()
+    assert calls == [1]
+
+    def broken() -> None:
+        raise ValueError("idle work failed")
+
+    with pytest.raises(ValueError, match="idle work failed"):
+        engine.Later(broken).result()
