@@ -291,6 +291,7 @@ def compose_image(
     runner: Runner | None = None,
     pixels: np.ndarray | None = None,
     colour: LowColour | None = None,
+    pixels_owned: bool = False,
 ) -> Image.Image:
     """Composite the person over a new background; returns a new PIL image.
 
@@ -310,6 +311,8 @@ def compose_image(
         covered to the photo's size), above it Pillow's, painting into the canvas.
     colour: the photo's ``LowColour`` at ``stats_factor(size)``, when the caller made it
         beforehand (the statistics then need only the matte's part).
+    pixels_owned: the caller gives up ``pixels``: the array paste writes into them
+        (no result array of its own; the returned image is a copy either way).
     Returns RGB WxH (RGBA for "transparent"). The inputs are not modified (but for
     ``in_place``).
     Raises InvalidOption (unknown mode, missing background/colour), InvalidColor.
@@ -352,7 +355,8 @@ def compose_image(
             pixels = photo if own else np.asarray(photo_image)
         canvas_pixels = np.asarray(canvas)
         used = low if decontaminate else None
-        out = paste_arrays(pixels, np.asarray(mask), canvas_pixels, used, runner)
+        into = pixels if pixels_owned and pixels.flags.writeable else None
+        out = paste_arrays(pixels, np.asarray(mask), canvas_pixels, used, runner, into)
         return Image.fromarray(out, "RGB")
 
     if canvas is None:  # transparent: the (decontaminated) photo with the matte as A

@@ -32,12 +32,15 @@ def paste_arrays(
     canvas: np.ndarray,
     low: LowRes | None,
     runner: Runner | None = None,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """The composite (uint8 HxWx3) of ``photo`` (uint8 HxWx3) through ``matte`` (uint8
     HxW, 255 = person) onto ``canvas`` (uint8 HxWx3, any strides: a single colour may be
     broadcast), the soft band decontaminated with the statistics ``low`` (None: not).
     ``runner``: how the bands of rows (and the statistics' blurs) are run
-    (``compose_stats.Runner``; default one after the other). The inputs are only read."""
+    (``compose_stats.Runner``; default one after the other). The inputs are only read,
+    but for ``out``: where the result goes (uint8 HxWx3; default a new array), which may
+    be ``photo`` itself (each pixel is read before it is written)."""
     from compositing import compose_kernels  # deferred: numba loads with the first compose
 
     height, width = matte.shape
@@ -47,7 +50,10 @@ def paste_arrays(
     if low is not None and compose_kernels.has_band(matte):
         maps = BandMaps(low, (width, height), runner)
     fg, bg, grid_width = (maps.fg, maps.bg, maps.grid_width) if maps else (_NO_MAP, _NO_MAP, 1)
-    out = np.empty((height, width, 3), np.uint8)
+    if out is None:
+        out = np.empty((height, width, 3), np.uint8)
+    elif out.shape != photo.shape or out.dtype != np.uint8:
+        raise ValueError(f"out {out.shape} {out.dtype} for a photo {photo.shape}")
 
     def blend(top: int) -> None:
         rows = slice(top, top + _ROWS)

@@ -260,6 +260,10 @@ class CanvasSource(Protocol):
         """``background_rows`` of its image: the canvas made a few rows at a time."""
         ...
 
+    def pixels(self, canvas: tuple[int, int], placement: Placement) -> np.ndarray:
+        """``canvas``'s image as a uint8 array, read only (a cached one's kept with it)."""
+        ...
+
 
 def canvas_rows(
     background: Image.Image | CanvasSource, canvas: tuple[int, int], placement: Placement
@@ -303,9 +307,11 @@ def render(
     keep_background: False when the caller does not need the canvas back (it is then
     None): the person is painted straight onto a canvas made for this call instead of a
     copy of it (a 48 MP canvas is 144 MB).
-    photo_owned: the caller gives up ``photo``: over ``PAINT_ON_PHOTO_MIN_PIXELS``, mode
-    image without keep_background or a moved subject is painted into the photo itself, the
-    background covered a few rows at a time (``compose.compose_onto_photo``): no canvas.
+    photo_owned: the caller gives up ``photo`` (and ``pixels``): over
+    ``PAINT_ON_PHOTO_MIN_PIXELS``, mode image without keep_background or a moved subject is
+    painted into the photo itself, the background covered a few rows at a time
+    (``compose.compose_onto_photo``): no canvas; up to ``ARRAYS_MAX_PIXELS`` the array
+    paste writes into ``pixels`` (no result array of its own).
     The image is RGB (RGBA for transparent; L, the matte alone, for channels "alpha").
     Without placement the result is ``compose_image``'s, unchanged. ``runner``: how
     ``compose_image`` runs its strips (``compose.Runner``). ``pixels``: the photo's uint8
@@ -349,6 +355,7 @@ def render(
             runner=runner,
             pixels=pixels,
             colour=colour,
+            pixels_owned=photo_owned,
         )
         return result, None if in_place else canvas_bg
     foreground = Image.fromarray(estimate_foreground(photo, mask), "RGB")

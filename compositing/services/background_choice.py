@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import IO, Any
 
+import numpy as np
 from PIL import Image
 
 from backgrounds.models import Background
@@ -33,7 +34,7 @@ from compositing import imaging
 from compositing.compose import parse_color
 from compositing.models import Composite
 from compositing.placement import Placement, background_canvas, background_rows
-from compositing.services.background_cache import cached_canvas
+from compositing.services.background_cache import cached_canvas, cached_canvas_pixels
 from compositing.services.stored_files import FileData, Undo, stored_file_read
 from compositing.services.uploads import (
     image_upload_decode,
@@ -108,14 +109,22 @@ class _LibraryCanvases:
 
     def canvas(self, size: tuple[int, int], placement: Placement) -> tuple[Image.Image, bool]:
         """(the covered image, whether it is the caller's own to paint on: not when cached)"""
-        key = (
+        key = self._key(size, placement)
+        return cached_canvas(key, lambda: background_canvas(self._image(), size, placement))
+
+    def pixels(self, size: tuple[int, int], placement: Placement) -> np.ndarray:
+        """The covered canvas as a read-only array, kept with the cached image."""
+        pixels = cached_canvas_pixels(self._key(size, placement))
+        return np.asarray(self.canvas(size, placement)[0]) if pixels is None else pixels
+
+    def _key(self, size: tuple[int, int], placement: Placement) -> tuple:
+        return (
             self.library.image.name,
             tuple(size),
             placement.background_focus,
             placement.background_zoom,
             placement.background_mirror,
         )
-        return cached_canvas(key, lambda: background_canvas(self._image(), size, placement))
 
     def rows(
         self, size: tuple[int, int], placement: Placement

@@ -74,11 +74,17 @@ class CanvasBeside:
             self.array = Later(self._pixels)
 
     def _pixels(self) -> np.ndarray:
-        canvas = self.ready.result()[0]
-        return timed_call(self.timings, "compose_ms", np.asarray, canvas)
+        canvas = self.ready.result()[0]  # made (and cached) first
+        if isinstance(self.source, Image.Image):
+            return timed_call(self.timings, "compose_ms", np.asarray, canvas)
+        return timed_call(self.timings, "compose_ms", self.source.pixels, self.size, self.placement)
 
-    def pixels(self, size: tuple[int, int], placement: Placement) -> np.ndarray | None:
-        """``canvas(size, placement)``'s image as an array, if one is being made."""
+    def pixels(self, size: tuple[int, int], placement: Placement) -> np.ndarray:
+        prepared = self.prepared_pixels(size, placement)
+        return np.asarray(self.canvas(size, placement)[0]) if prepared is None else prepared
+
+    def prepared_pixels(self, size: tuple[int, int], placement: Placement) -> np.ndarray | None:
+        """``pixels(size, placement)`` if ``pixels_beside`` started them, else None."""
         if self.array is None or (tuple(size), placement) != (tuple(self.size), self.placement):
             return None
         return self.array.result()

@@ -325,7 +325,7 @@ def _render_and_save(
     if photo_owned and isinstance(files.get("source"), Future):
         files["source"].result()  # encoded from the picture beside: done before painting it
     with compute_slot(), timed(timings, "compose_ms"):
-        canvas_pixels = canvas.pixels(picture.size, request.placement) if canvas else None
+        canvas_pixels = canvas.prepared_pixels(picture.size, request.placement) if canvas else None
         result, covered = render(
             picture,
             alpha,

@@ -131,3 +131,32 @@ def test_the_cache_stays_within_its_budget(settings):
     assert background_cache.cache_info() == (1, 350 * 350 * 3)
     background_cache.cached_canvas(("k", 350), lambda: make(350))
     assert made == [300, 400, 700, 500, 350]
+
+
+def test_the_canvas_array_the_compose_reads_is_kept_with_the_cached_canvas(user, real_model):
+    background = make_background(user, name="Beach")
+    options = {"mode": "image", "background_id": background.pk}
+    first = composite_create(user=user, photo=upload(portrait_jpeg()), **options)
+    entries, size = background_cache.cache_info()
+    assert entries == 1 and size == 2 * 512 * 512 * 3  # the canvas and its array
+    (key,) = list(background_cache._current().keys())
+    kept = background_cache.cached_canvas_pixels(key)
+    assert kept is not None and not kept.flags.writeable
+    image, shared = background_cache.cached_canvas(key, lambda: pytest.fail("a miss"))
+    assert not shared and np.array_equal(kept, np.asarray(image))
+    second = composite_create(user=user, photo=upload(portrait_jpeg()), **options)
+    assert background_cache.cached_canvas_pixels(key) is kept  # read again, not copied
+    assert background_cache.cache_info() == (entries, size)
+    assert np.array_equal(pixels(first), pixels(second))
+
+
+def test_a_canvas_array_over_the_budget_is_not_kept(settings):
+    settings.VBG_BACKGROUND_CACHE_MB = 1
+    background_cache.cache_clear()
+    image = Image.new("RGB", (500, 500), (10, 20, 30))  # 750 kB: the canvas fits, not both
+    background_cache.cached_canvas("k", lambda: image)
+    first = background_cache.cached_canvas_pixels("k")
+    assert first is not None and first.shape == (500, 500, 3)
+    assert background_cache.cache_info() == (1, 500 * 500 * 3)
+    assert background_cache.cached_canvas_pixels("k") is not first  # made again each time
+    assert background_cache.cached_canvas_pixels("missing") is None

@@ -321,12 +321,13 @@ def test_a_jpeg_composed_from_its_arrays_is_pillows_composite_exactly(
 
     settings.VBG_SIDE_THREADS = side_threads
     monkeypatch.setattr(engine, "_beside", None)  # a pool of that many threads
-    pastes: list[bool] = []
+    pastes: list[tuple[bool, bool]] = []
     paste_arrays = compose.paste_arrays
 
-    def spy(pixels, matte, canvas, low, runner=None):
-        pastes.append(low is not None)  # decontaminated
-        return paste_arrays(pixels, matte, canvas, low, runner)
+    def spy(pixels, matte, canvas, low, runner=None, out=None):
+        # Decontaminated; written into the decoder's array, which the request gave up.
+        pastes.append((low is not None, out is pixels))
+        return paste_arrays(pixels, matte, canvas, low, runner, out)
 
     monkeypatch.setattr(compose, "paste_arrays", spy)
 
@@ -338,7 +339,7 @@ def test_a_jpeg_composed_from_its_arrays_is_pillows_composite_exactly(
         )
 
     arrays = make()
-    assert pastes == [True]
+    assert pastes == [(True, True)]
     with monkeypatch.context() as patch:
         patch.setattr(compose, "ARRAYS_MAX_PIXELS", 0)
         patch.setattr(beside, "ARRAYS_MAX_PIXELS", 0)

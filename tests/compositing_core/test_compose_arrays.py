@@ -98,3 +98,16 @@ def test_colour_statistics_made_beforehand_give_the_same_composite():
         assert np.array_equal(np.asarray(made), expected)
     with pytest.raises(ValueError, match="1/"):
         compose.LowRes(LowColour(photo, factor + 1), Image.fromarray(alpha > 0.5), factor)
+
+
+def test_the_array_paste_may_write_into_the_photo_itself():
+    photo, alpha = _soft_subject()
+    pixels = np.asarray(photo).copy()
+    canvas = np.asarray(coffee().resize(photo.size))
+    matte = (alpha * 255).astype(np.uint8)
+    low = compose.LowRes(photo, Image.fromarray(matte), compose.stats_factor(photo.size))
+    expected = paste_arrays(pixels, matte, canvas, low)
+    assert paste_arrays(pixels, matte, canvas, low, out=pixels) is pixels
+    assert np.array_equal(pixels, expected)
+    with pytest.raises(ValueError, match="out"):
+        paste_arrays(pixels, matte, canvas, low, out=np.empty((3, 3, 3), np.uint8))
