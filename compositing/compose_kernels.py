@@ -24,6 +24,26 @@ def _array(dtype: types.Type, dims: int, readonly: bool = True) -> types.Array:
     return types.Array(dtype, dims, "A", readonly=readonly)
 
 
+# The kernels' argument types: a read-only uint8 HxWx3 image and HxW plane (matte, grid),
+# the uint8 HxWx3 array written, a 64-bit integer.
+_IMAGE, _PLANE = _array(types.uint8, 3), _array(types.uint8, 2)
+_OUT, _INT = _array(types.uint8, 3, False), types.int64
+
+
+@numba.njit(inline="always", cache=True, nogil=True)
+def _fused(observed, fg, bg, a):
+    """Blur-fusion of one channel of one soft-band pixel: ``F = F̂ + a (I - B̂ - a (F̂ - B̂))``
+    (float32, this order), rounded and clamped to 0..255."""
+    f_hat = np.float32(fg)
+    b_hat = np.float32(bg)
+    value = np.float32(observed) - b_hat
+    value += (b_hat - f_hat) * a
+    value *= a
+    value += f_hat
+    value += np.float32(0.5)
+    return min(max(value, np.float32(0.0)), np.float32(255.0))
+
+
 @numba.njit(types.boolean(_array(types.uint8, 2)), cache=True, nogil=True)
 def has_band(matte):
     """Whether any pixel of the uint8 matte block is in the soft band."""
@@ -36,17 +56,7 @@ def has_band(matte):
 
 
 @numba.njit(
-    types.void(
-        _array(types.uint8, 3),
-        _array(types.uint8, 2),
-        _array(types.uint8, 2),
-        _array(types.uint8, 2),
-        types.int64,
-        types.int64,
-        types.int64,
-        types.int64,
-        _array(types.uint8, 3, False),
-    ),
+    types.void(_IMAGE, _PLANE, _PLANE, _PLANE, _INT, _INT, _INT, _INT, _OUT),
     cache=True,
     nogil=True,
 )
@@ -68,14 +78,7 @@ def foreground_block(photo, matte, fg, bg, grid_width, cell, top, left, out):
             index = row + (x + left) // cell
             a = np.float32(level) * scale
             for c in range(3):
-                f_hat = np.float32(fg[index, c])
-                b_hat = np.float32(bg[index, c])
-                value = np.float32(photo[y, x, c]) - b_hat
-                value += (b_hat - f_hat) * a
-                value *= a
-                value += f_hat
-                value += np.float32(0.5)
-                out[y, x, c] = min(max(value, np.float32(0.0)), np.float32(255.0))
+                out[y, x, c] = _fused(photo[y, x, c], fg[index, c], bg[index, c], a)
 
 
 @numba.njit(
@@ -109,18 +112,7 @@ def mixed_means(near, far, plain, far_share, plain_share, out):
 
 
 @numba.njit(
-    types.void(
-        _array(types.uint8, 3),
-        _array(types.uint8, 2),
-        _array(types.uint8, 3),
-        _array(types.uint8, 2),
-        _array(types.uint8, 2),
-        types.int64,
-        types.int64,
-        types.int64,
-        types.boolean,
-        _array(types.uint8, 3, False),
-    ),
+    types.void(_IMAGE, _PLANE, _IMAGE, _PLANE, _PLANE, _INT, _INT, _INT, types.boolean, _OUT),
     cache=True,
     nogil=True,
 )
@@ -149,14 +141,7 @@ def blend_block(photo, matte, canvas, fg, bg, grid_width, cell, top, decontamina
             a = np.float32(level) * scale
             for c in range(3):
                 if band:
-                    f_hat = np.float32(fg[index, c])
-                    b_hat = np.float32(bg[index, c])
-                    value = np.float32(photo[y, x, c]) - b_hat
-                    value += (b_hat - f_hat) * a
-                    value *= a
-                    value += f_hat
-                    value += np.float32(0.5)
-                    front = np.int32(min(max(value, np.float32(0.0)), np.float32(255.0)))
+                    front = np.int32(_fused(photo[y, x, c], fg[index, c], bg[index, c], a))
                 else:
                     front = np.int32(photo[y, x, c])
                 mixed = np.int32(canvas[y, x, c]) * (255 - level) + front * level + 128
