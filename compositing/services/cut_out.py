@@ -34,7 +34,7 @@ SOURCE_QUALITY = 95
 # A photo "has a person" when at least this fraction of its pixels has alpha >= 0.5.
 # The model leaves faint specks on photos without people; a real subject covers far more.
 PERSON_MIN_FRACTION = 0.002
-# Photos up to this many pixels get their canvas covered (photos._CanvasBeside) and the
+# Photos up to this many pixels get their canvas covered (beside.CanvasBeside) and the
 # person detectors run beside the model; bigger ones in turn: the peak stays photo + matte +
 # canvas.
 CANVAS_BESIDE_MAX_PIXELS = 16_000_000
