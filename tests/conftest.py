@@ -9,6 +9,11 @@
   it, with a fresh bucket per test). Everything goes over real HTTP; boto3 is not patched.
 - ``list_storage_files``: every file in the current default storage (local or S3), for
   "no orphan files" checks.
+- ``--database-tests-only``: keep only the tests that reach the configured database (a
+  ``django_db`` mark or a database fixture such as ``db``, ``transactional_db`` or
+  ``live_server``). CI runs the whole suite on PostgreSQL, then this option on SQLite: a
+  test that does not reach the database cannot depend on which one it is (pytest-django
+  refuses database access to it), so running it twice proves nothing new.
 """
 
 from __future__ import annotations
@@ -27,6 +32,44 @@ from tests.segmentation.fixtures import segmenter_ready, selfie_model_dir  # noq
 from tests.storage import list_storage_files as _list_storage_files
 
 PASSWORD = "correct-Horse-battery-9"
+
+# pytest-django's fixtures that open the test database; a test using any of them, directly
+# or through another fixture, reaches the database.
+DATABASE_FIXTURES = frozenset(
+    {
+        "db",
+        "transactional_db",
+        "django_db_reset_sequences",
+        "django_db_serialized_rollback",
+        "live_server",
+    }
+)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--database-tests-only",
+        action="store_true",
+        help="run only the tests that reach the database (CI's second pass, on SQLite)",
+    )
+
+
+def reaches_database(item: pytest.Item) -> bool:
+    """Whether this test opens the test database (a ``django_db`` mark or fixture)."""
+    if item.get_closest_marker("django_db") is not None:
+        return True
+    return not DATABASE_FIXTURES.isdisjoint(getattr(item, "fixturenames", ()))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not config.getoption("--database-tests-only"):
+        return
+    kept = [item for item in items if reaches_database(item)]
+    left = [item for item in items if not reaches_database(item)]
+    if left:
+        config.hook.pytest_deselected(items=left)
+        items[:] = kept
+
 
 _STATICFILES = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
 
