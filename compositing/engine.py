@@ -9,10 +9,8 @@ cannot read → ``InvalidImage`` (400). Nothing loads at import time.
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import os
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -26,6 +24,7 @@ from django.conf import settings
 from django.db import connections
 from PIL import Image
 
+from compositing import heap
 from compositing.compose import compose_image
 from compositing.imaging import encode_image, make_thumbnail
 from compositing.mattes import alpha_to_png
@@ -63,12 +62,11 @@ _held = threading.local()  # depth > 0: this thread holds a slot (nested calls p
 _beside: tuple[int, PriorityPool | None] | None = None  # (pid, pool) of this process
 _forking = False  # True while the gunicorn master warms up: it must start no threads
 _IDLE_TRIM = 1.0  # seconds without compute before free heap pages go back to the kernel
+# ... if private memory grew by more than this since the last trim or the worker's
+# warm-up: a burst's leftovers, not the ~25 MB one composite reuses (compositing.heap).
+_idle_trim = heap.IdleTrim(allowance=64 << 20)
 _last_compute = 0.0
 _trimmer: threading.Thread | None = None
-try:
-    _libc: ctypes.CDLL | None = ctypes.CDLL("libc.so.6") if sys.platform == "linux" else None
-except OSError:  # not glibc
-    _libc = None
 
 
 @dataclass(frozen=True)
@@ -258,16 +256,20 @@ def _run_beside[T](in_slot: bool, function: Callable[..., T], /, *args: Any, **k
 
 def _release_free_memory() -> None:
     """Once the process has computed nothing for ``_IDLE_TRIM`` seconds, give the heap's
-    free pages back to the kernel (glibc ``malloc_trim``), from a daemon thread.
+    free pages back to the kernel (glibc ``malloc_trim``), from a daemon thread, when its
+    private memory grew by more than a working set since the last trim
+    (``heap.IdleTrim``).
 
     A threaded worker's malloc arenas keep their high-water mark: measured 260-290 MB
     private per worker after 200 composites, about 150 MB once trimmed. Trimming after
     every composite instead costs the next one its working set's page faults again
-    (measured +40-90 ms), so it waits for a pause.
+    (measured +40-90 ms), so it waits for a pause; and it leaves a heap alone whose free
+    pages are only that working set, so the first composite after a pause (or after a
+    worker's start and warm-up) finds them.
     """
     global _trimmer
     _mark_compute()
-    if _libc is None or _trimmer is not None:
+    if not heap.can_trim() or _trimmer is not None:
         return
     with _slots_lock:
         if _trimmer is None:
@@ -288,7 +290,7 @@ def _trim_when_idle() -> None:
         # (A long composite may be running: trimming only returns free pages, safely.)
         if idle >= _IDLE_TRIM and _last_compute > trimmed_at:
             trimmed_at = time.monotonic()
-            _libc.malloc_trim(0)  # type: ignore[union-attr]
+            _idle_trim()
 
 
 def get_engine(model: str | None = None) -> Engine:
@@ -332,7 +334,8 @@ def worker_warm_up(size: tuple[int, int] = (864, 1152)) -> None:
     the photo path once more, the detectors on the side thread as a composite runs them.
     The pages the worker writes to (torch's buffers, the traced graphs' state) are copied
     from the master now, not during someone's composite: measured, a worker's first
-    composite took 2.8x a warm one without this. Does nothing when the model was not
+    composite took 2.8x a warm one without this. What the worker then holds is its working
+    set: the idle trim keeps it (``heap.IdleTrim``). Does nothing when the model was not
     preloaded; failures are logged (the first request will then be slower, not wrong).
     """
     if _threads_override is None:
@@ -345,6 +348,7 @@ def worker_warm_up(size: tuple[int, int] = (864, 1152)) -> None:
         detectors.result()
         engine.segment_matte(picture, shared=True)  # the side thread's share of the model
         _warm_photo_path(size)
+        _idle_trim.keep_now()  # the pause before the first request leaves its pages alone
     except Exception:  # a worker that serves slower beats one that does not start
         logger.exception("worker warm-up failed")
 

@@ -22,6 +22,7 @@ workers), ``WEB_THREADS`` (8 threads per worker), ``WEB_TIMEOUT`` (120 s),
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import gc
 import logging
@@ -89,14 +90,17 @@ _TRIM_THRESHOLD = 16 << 20
 
 def _import_request_code() -> None:
     """What a worker's first request would import or build lazily: every view, API and
-    serializer module (through the URLconf), DRF's configured classes, Pillow's format
-    plugins and the compiled base template."""
+    serializer module (through the URLconf), the URLs' compiled patterns and the table
+    ``reverse`` reads (measured: 19 ms of the first API request, which links its result),
+    DRF's configured classes, Pillow's format plugins and the compiled base template."""
     from django.template.loader import get_template
     from django.urls import get_resolver
     from PIL import Image
     from rest_framework.settings import api_settings
 
-    get_resolver().url_patterns  # noqa: B018 (imports the URLconf and its views)
+    resolver = get_resolver()
+    _compile_patterns(resolver)  # imports the URLconf and its views
+    _build_reverse_tables(resolver, "")
     for name in (
         "DEFAULT_RENDERER_CLASSES",
         "DEFAULT_PARSER_CLASSES",
@@ -108,6 +112,27 @@ def _import_request_code() -> None:
         getattr(api_settings, name)
     Image.init()
     get_template("base.html")
+
+
+def _compile_patterns(resolver: Any) -> None:
+    """Every URL pattern's regular expression under ``resolver``, compiled (and cached on
+    the pattern, as resolving a path would)."""
+    for pattern in resolver.url_patterns:
+        pattern.pattern.regex  # noqa: B018 (compiled on first access)
+        if hasattr(pattern, "url_patterns"):
+            _compile_patterns(pattern)
+
+
+def _build_reverse_tables(resolver: Any, prefix: str) -> None:
+    """``reverse()``'s tables: the URLconf's, and for each namespace the resolver that
+    ``reverse("namespace:name")`` builds and caches on first use (any name will do: the
+    table is built before the name is looked up)."""
+    from django.urls import NoReverseMatch, reverse
+
+    for namespace, (_, sub_resolver) in resolver.namespace_dict.items():
+        with contextlib.suppress(NoReverseMatch):
+            reverse(f"{prefix}{namespace}:-")
+        _build_reverse_tables(sub_resolver, f"{prefix}{namespace}:")
 
 
 def post_worker_init(worker: Any) -> None:

@@ -29,6 +29,7 @@ PURE = (
     "compositing.compose_arrays",
     "compositing.cover",
     "compositing.side_threads",
+    "compositing.heap",
     "compositing.compose_stats",
     "compositing.compose_kernels",
     "compositing.placement",
