@@ -64,7 +64,8 @@ _forking = False  # True while the gunicorn master warms up: it must start no th
 _IDLE_TRIM = 1.0  # seconds without compute before free heap pages go back to the kernel
 # ... if private memory grew by more than this since the last trim or the worker's
 # warm-up: a burst's leftovers, not the ~25 MB one composite reuses (compositing.heap).
-_idle_trim = heap.IdleTrim(allowance=64 << 20)
+# (64 MB let a worker rest at up to warm-up + 64 MB after a short burst.)
+_idle_trim = heap.IdleTrim(allowance=32 << 20)
 _last_compute = 0.0
 _trimmer: threading.Thread | None = None
 

@@ -78,12 +78,15 @@ def on_starting(server: Any) -> None:
 # ms); the model's tuning (32/64 MB, for video) let every image buffer pile up in the
 # threads' arenas (300-340 MB private per worker after 100 composites). Free heap pages
 # are also handed back when the worker pauses (compositing.engine.compute_slot).
-# One arena for all of a worker's threads (``VBG_MALLOC_ARENAS``, default 1): its compute
-# runs one photo at a time (plus that photo's side thread), so they hardly contend, and
-# freed memory is not stranded in another thread's arena. bench_load, back to back on 2
-# vCPUs: private per worker right after ~1500 composites 125-139 MB with one arena against
-# 148-171 MB with two, 77-83 against 83-107 MB after a pause; composites/s unchanged
-# within the noise.
+# Two arenas for a worker's threads (``VBG_MALLOC_ARENAS``, default 2): its compute runs
+# one photo at a time, on the request's thread and the side thread at once, and both
+# allocate tensors all the time; sharing one arena they queued on its lock. Measured with
+# both builds' web commands side by side (bench_ab, 150 composites each): 34.8 ms with one
+# arena, 31.5 ms with two (the detectors 8.3 -> 4.9 ms, the model 18.4 -> 15.1 ms). More
+# arenas strand more freed memory between threads: bench_load, private per worker right
+# after the burst 143-158 MB with one arena against 163-172 MB with two, 77-89 against
+# 101-107 MB after a pause (the idle trim hands free pages of every arena back).
+_ARENAS = 2
 _MMAP_THRESHOLD = 4 << 20
 _TRIM_THRESHOLD = 16 << 20
 
@@ -137,9 +140,44 @@ def _build_reverse_tables(resolver: Any, prefix: str) -> None:
 
 def post_worker_init(worker: Any) -> None:
     """In each worker, app loaded, before its first request: the photo path once (its
-    copy-on-write faults and lazy per-process state now, not in someone's composite)."""
+    copy-on-write faults and lazy per-process state now, not in someone's composite), and
+    the request threads started with their database connections open."""
     if _WARM:
         worker_warm_up()
+        _connect_request_threads(worker)
+
+
+def _connect_request_threads(worker: Any) -> None:
+    """Start every thread of a ``gthread`` worker's pool, open its database connection
+    (kept ``DB_CONN_MAX_AGE`` seconds, one per thread) and run one query through the ORM
+    (the query compiler's first use imports and caches), so a worker's first requests do
+    not (measured with SQLite: 8-9 ms of a worker's first API request; a remote PostgreSQL
+    with TLS takes longer to connect). The pool starts a thread per task while none is
+    idle: the tasks wait for each other so that each gets its own. A database that does
+    not answer costs at most its connect timeout here, logged; requests then connect (and
+    fail) as they would have."""
+    import threading
+    from concurrent.futures import wait
+
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+
+    pool = getattr(worker, "tpool", None)  # gthread's; other worker classes have none
+    if pool is None:
+        return
+    count = max(1, int(worker.cfg.threads))
+    all_started = threading.Barrier(count)
+
+    def connect() -> None:
+        with contextlib.suppress(threading.BrokenBarrierError):
+            all_started.wait(timeout=5)
+        try:
+            connection.ensure_connection()
+            get_user_model().objects.filter(pk=0).exists()
+        except Exception:  # the first request reports it, as it would have
+            logger.warning("a request thread could not connect to the database", exc_info=True)
+
+    wait([pool.submit(connect) for _ in range(count)], timeout=15)
 
 
 def child_exit(server: Any, worker: Any) -> None:
@@ -149,13 +187,13 @@ def child_exit(server: Any, worker: Any) -> None:
 
 
 def post_fork(server: Any, worker: Any) -> None:
-    """In each worker: one malloc arena (each thread would get its own), image buffers
+    """In each worker: two malloc arenas (each thread would get its own), image buffers
     returned to the kernel when freed, the worker's own torch thread count and database
     connections."""
     if sys.platform.startswith("linux"):
         try:
             libc = ctypes.CDLL("libc.so.6")
-            libc.mallopt(-8, _env_int("VBG_MALLOC_ARENAS", 1))  # M_ARENA_MAX
+            libc.mallopt(-8, _env_int("VBG_MALLOC_ARENAS", _ARENAS))  # M_ARENA_MAX
             libc.mallopt(-3, _MMAP_THRESHOLD)
             libc.mallopt(-1, _TRIM_THRESHOLD)
         except (OSError, AttributeError):

@@ -15,7 +15,7 @@ from tests.serving.server import private_mb, start
 pytestmark = pytest.mark.timeout(300)
 
 # Issue 12: one more web worker may cost at most this much memory of its own, while busy
-# too (one malloc arena per worker: measured 92-104 MB busy, 63-73 MB after a pause).
+# too (two malloc arenas per worker: measured 122-132 MB busy, 81-84 MB after a pause).
 PRIVATE_LIMIT_MB = 150
 BUSY_LIMIT_MB = 150
 IDLE_TRIM_WAIT = 2.5  # compositing.engine trims after 1 s without compute
