@@ -20,7 +20,13 @@ def _libc() -> ctypes.CDLL:
     libc.malloc.argtypes = [ctypes.c_size_t]
     libc.free.argtypes = [ctypes.c_void_p]
     libc.memset.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t]
+    libc.malloc_trim.argtypes = [ctypes.c_size_t]
     return libc
+
+
+def _settle() -> None:
+    """Give back the free heap earlier tests left resident (a burst would reuse it unseen)."""
+    _libc().malloc_trim(0)
 
 
 def _burst(megabytes: int) -> ctypes.c_void_p:
@@ -39,6 +45,7 @@ def _burst(megabytes: int) -> ctypes.c_void_p:
 
 
 def test_private_bytes_counts_what_the_process_writes():
+    _settle()
     before = heap.private_bytes()
     guard = _burst(32)
     try:
@@ -49,6 +56,7 @@ def test_private_bytes_counts_what_the_process_writes():
 
 
 def test_the_first_pause_trims_when_nothing_was_kept():
+    _settle()
     trim = heap.IdleTrim(allowance=64 * MB)
     guard = _burst(48)
     try:
@@ -61,6 +69,7 @@ def test_the_first_pause_trims_when_nothing_was_kept():
 
 
 def test_a_working_set_within_the_allowance_is_kept():
+    _settle()
     trim = heap.IdleTrim(allowance=64 * MB)
     trim.keep_now()
     guard = _burst(24)  # what a composite reuses: under the allowance
@@ -74,6 +83,7 @@ def test_a_working_set_within_the_allowance_is_kept():
 
 
 def test_a_burst_past_the_allowance_is_given_back_and_becomes_the_new_floor():
+    _settle()
     trim = heap.IdleTrim(allowance=16 * MB)
     trim.keep_now()
     guard = _burst(48)
