@@ -11,7 +11,7 @@ one user with an API token), then:
    answered composite, and that composite's latency against a warm one;
 2. for each level of concurrent clients: ``POST /api/v1/composites/`` (the portrait on a
    built-in background, JPEG out) for ``--seconds`` or ``--max-requests``, whichever comes
-   first: composites/s, p50, p99, errors;
+   first: composites/s, p50, p99, errors, and each worker's private memory after it;
 3. history reads (``GET /api/v1/composites/``) alone, then while 8 clients composite;
 4. memory of the master and each worker (``/proc/PID/smaps_rollup``: private = what the
    process does not share, the cost of one more worker) after all those composites.
@@ -334,7 +334,12 @@ def report_service_time(client: Client, reference: float, runs: int = 40) -> Non
     print("  stages (median ms): " + ", ".join(f"{k[:-3]} {v:.1f}" for k, v in stages.items()))
 
 
-def measure(client: Client, args: argparse.Namespace, reference: float) -> int:
+def workers_private(master: int) -> str:
+    """Each worker's private memory (MB), right now: what one more worker costs."""
+    return ", ".join(f"{process_memory(pid)['private'] / 1024:.0f}" for pid in children(master))
+
+
+def measure(client: Client, args: argparse.Namespace, reference: float, master: int) -> int:
     report_service_time(client, reference)
     total = 21
     for level in (int(v) for v in args.levels.split(",")):
@@ -342,7 +347,10 @@ def measure(client: Client, args: argparse.Namespace, reference: float) -> int:
         results = run_clients(client.composite, level, args.seconds, args.max_requests)
         elapsed = time.perf_counter() - started
         total += len(results)
-        print(f"{level:3d} clients: {summary(results, elapsed)}  load {os.getloadavg()[0]:.2f}")
+        print(
+            f"{level:3d} clients: {summary(results, elapsed)}  load {os.getloadavg()[0]:.2f}"
+            f"  workers' private MB after {total} composites: {workers_private(master)}"
+        )
     idle = run_clients(client.history, 1, 3.0, 100)
     print(f"history read idle: p50 {percentile([e for e, _ in idle], 0.5) * 1000:.0f} ms")
     reads: list[tuple[float, int]] = []
@@ -382,7 +390,7 @@ def main(argv: list[str] | None = None) -> None:
             client = Client(args.port, token, background, photo)
             wait_until_up(client, process)
             first_request(client, launched)
-            total = measure(client, args, reference)
+            total = measure(client, args, reference, process.pid)
             print(f"memory right after {total} composites (smaps_rollup):")
             report_memory(process.pid)
             time.sleep(3.0)

@@ -100,3 +100,48 @@ def test_a_comment_between_progressive_scans_is_not_carried():
     second_scan = original.index(b"\xff\xda", original.index(b"\xff\xda") + 2)
     hidden = original[:second_scan] + b"\xff\xfe\x00\x08secret" + original[second_scan:]
     assert jpeg_without_metadata(hidden) is None
+
+
+def _end_byte_by_byte(data: bytes, position: int) -> int | None:
+    """The scan's end found one byte at a time, as the JPEG rules are written: 0xFF00 and
+    RST0-7 are data, 0xFF fill repeats, EOI ends, APPn/COM refuse, other markers are
+    segments stepped over by their length."""
+    while position + 1 < len(data):
+        if data[position] != 0xFF:
+            position += 1
+            continue
+        marker = data[position + 1]
+        if marker == 0x00 or 0xD0 <= marker <= 0xD7:
+            position += 2
+        elif marker == 0xFF:
+            position += 1
+        elif marker == 0xD9:
+            return position + 2
+        elif 0xE0 <= marker <= 0xEF or marker == 0xFE or position + 4 > len(data):
+            return None
+        else:
+            length = int.from_bytes(data[position + 2 : position + 4], "big")
+            if length < 2:
+                return None
+            position += 2 + length
+    return None
+
+
+def test_the_scan_search_agrees_with_the_byte_rules_on_random_streams():
+    from compositing.jpeg_strip import _end_of_image
+
+    rng = np.random.default_rng(7)
+    # Bytes drawn mostly from the ones the rules treat specially, so every case meets.
+    special = np.array([0xFF, 0x00, 0xD0, 0xD7, 0xD8, 0xD9, 0xDA, 0xC4, 0xE1, 0xFE, 0x01, 0x05])
+    ends = set()
+    for _ in range(3000):
+        size = int(rng.integers(0, 40))
+        stream = np.where(
+            rng.random(size) < 0.7, rng.choice(special, size), rng.integers(0, 256, size)
+        )
+        data = bytes(stream.astype(np.uint8))
+        start = int(rng.integers(0, 3))
+        expected = _end_byte_by_byte(data, start)
+        assert _end_of_image(data, start) == expected, data.hex()
+        ends.add(expected is None)
+    assert ends == {True, False}  # streams that end and streams that are refused
