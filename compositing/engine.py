@@ -26,8 +26,9 @@ from PIL import Image
 
 from compositing import heap
 from compositing.compose import compose_image
-from compositing.imaging import encode_image, make_thumbnail
+from compositing.imaging import encode_image, load_image, make_thumbnail
 from compositing.mattes import alpha_to_png
+from compositing.placement import Placement, background_canvas
 from compositing.segmentation import (
     FrameSegmenter,
     SegmentationError,
@@ -372,6 +373,25 @@ def _warm_photo_path(size: tuple[int, int] = (864, 1152)) -> None:
     alpha_to_png(alpha)
     encode_image(result, "jpg")
     make_thumbnail(result, 480, fmt="jpg")
+    _warm_background_path(size)
+
+
+# A library background's size (the built-in ones are 1920x1080).
+_WARM_BACKGROUND = (1920, 1080)
+
+
+def _warm_background_path(size: tuple[int, int]) -> None:
+    """A library background's first use in a process, once: its JPEG decoded as a stored
+    background is, and covered to ``size`` (an enlargement, OpenCV's cubic) and to a
+    smaller frame (a reduction, Pillow's Lanczos). Measured in a fresh process: the first
+    decode of a 1920x1080 background took 30 ms and the first cover 11.5 ms, against 9.5
+    and 3.9 ms after (Pillow's and OpenCV's lazily loaded parts)."""
+    stored = encode_image(_synthetic_portrait(_WARM_BACKGROUND)[0], "jpg")
+    background = load_image(
+        stored, max_pixels=_WARM_BACKGROUND[0] * _WARM_BACKGROUND[1], min_side=1
+    )
+    for frame in (size, (size[0] // 2, size[1] // 3)):
+        background_canvas(background, frame, Placement())
 
 
 def fork_safe_warm_up(*, log: logging.Logger = logger) -> None:

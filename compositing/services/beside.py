@@ -91,19 +91,31 @@ class CanvasBeside:
 
 
 class ComposeBeside:
-    """What the compose reads of a photo decoded into an array (up to
-    ``ARRAYS_MAX_PIXELS``), made while the model runs, when the side thread is idle
-    (``engine.Later``): the canvas's array (``CanvasBeside.pixels_beside``) and the
-    photo's low-resolution colour statistics (``compose_stats.LowColour``: 2 ms at 1 MP
-    that the compose would otherwise spend after the model)."""
+    """What the compose reads, made on the side thread while the model runs: the
+    background's canvas (``CanvasBeside``) and, for a photo decoded into an array (up to
+    ``ARRAYS_MAX_PIXELS``), when the side thread is idle (``engine.Later``), the canvas's
+    array and the photo's low-resolution colour statistics (``compose_stats.LowColour``:
+    2 ms at 1 MP that the compose would otherwise spend after the model)."""
 
-    def __init__(self, decoded: DecodedPhoto, canvas: CanvasBeside | None, timings: Timings):
-        self.decoded, self.canvas, self.timings = decoded, canvas, timings
+    def __init__(
+        self,
+        decoded: DecodedPhoto,
+        background: ResolvedBackground,
+        placement: Placement,
+        timings: Timings,
+    ) -> None:
+        self.decoded, self.background, self.placement = decoded, background, placement
+        self.timings = timings
+        self.canvas: CanvasBeside | None = None
         self.low_colour: Later[LowColour] | None = None
 
     def start(self) -> None:
-        """``photo_cut_out``'s ``idle``: queued after the cut-out's own side stages."""
+        """``photo_cut_out``'s ``idle``: queued after the cut-out's own side stages. The
+        canvas first: on a background's first use at this size (read, decode, cover: 8 ms
+        at 1 MP alone, 20-30 ms in a web worker beside the model) it was queued ahead of
+        the person detectors, and the cut-out waited for them behind it."""
         size = self.decoded.size
+        self.canvas = CanvasBeside.start(self.background, size, self.placement, self.timings)
         if self.decoded.pixels is None or size[0] * size[1] > ARRAYS_MAX_PIXELS:
             return
         if self.canvas is not None:

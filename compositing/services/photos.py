@@ -144,8 +144,7 @@ def composite_create(
     with compute_slot():  # the CPU-heavy part, VBG_COMPUTE_SLOTS at a time per process
         with timed(request.timings, "decode_ms"):
             decoded, background = _photo_and_background(photo, request, background_file)
-        canvas = CanvasBeside.start(background, decoded.size, request.placement, request.timings)
-        prepared = ComposeBeside(decoded, canvas, request.timings)
+        prepared = ComposeBeside(decoded, background, request.placement, request.timings)
         cut = photo_cut_out(photo, decoded, request.timings, idle=prepared.start)
     composite = Composite(
         source_name=upload_display_name(photo), person_found=True, model_name=cut.model_name
@@ -159,7 +158,7 @@ def composite_create(
         alpha=cut.alpha,
         background=background,
         files=cut.files,
-        canvas=canvas,
+        canvas=prepared.canvas,
         photo_owned=True,
     )
 

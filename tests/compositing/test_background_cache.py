@@ -160,3 +160,29 @@ def test_a_canvas_array_over_the_budget_is_not_kept(settings):
     assert background_cache.cache_info() == (1, 500 * 500 * 3)
     assert background_cache.cached_canvas_pixels("k") is not first  # made again each time
     assert background_cache.cached_canvas_pixels("missing") is None
+
+
+def test_a_background_first_covered_waits_behind_the_person_detectors(
+    user, real_model, monkeypatch
+):
+    """A background's first use at a size is a read, a decode and a cover on the side
+    thread: queued after the cut-out's own side stages, so the model's caller does not wait
+    for the detectors behind it."""
+    from compositing.services import beside, cut_out
+
+    started: list[str] = []
+
+    def recorded(name, function):
+        def call(*args, **kwargs):
+            started.append(name)
+            return function(*args, **kwargs)
+
+        return call
+
+    monkeypatch.setattr(cut_out, "person_in_photo", recorded("detectors", cut_out.person_in_photo))
+    monkeypatch.setattr(beside, "covered_canvas", recorded("cover", beside.covered_canvas))
+    background = make_background(user, name="Beach")
+    composite_create(
+        user=user, photo=upload(portrait_jpeg()), mode="image", background_id=background.pk
+    )
+    assert started == ["detectors", "cover"]

@@ -19,6 +19,21 @@ def test_worker_warm_up_builds_the_detectors_graphs(segmenter_ready, monkeypatch
     assert set(engine.get_person_detector()._runtimes) == {"face", "person"}
 
 
+def test_the_photo_path_warm_up_covers_a_stored_background_both_ways(monkeypatch):
+    """A library background's path: a JPEG decoded as stored ones are, then covered by an
+    enlargement and by a reduction (OpenCV's and Pillow's resizes)."""
+    covered = []
+
+    def cover(image, canvas, placement):
+        covered.append((image.size, image.mode, canvas))
+        return real_cover(image, canvas, placement)
+
+    real_cover = engine.background_canvas
+    monkeypatch.setattr(engine, "background_canvas", cover)
+    engine._warm_background_path((864, 1152))
+    assert covered == [((1920, 1080), "RGB", (864, 1152)), ((1920, 1080), "RGB", (432, 384))]
+
+
 def test_worker_warm_up_does_nothing_without_a_preloaded_model(monkeypatch):
     monkeypatch.setattr(engine, "_threads_override", None)
     monkeypatch.setattr(engine, "get_engine", lambda: pytest.fail("must not load the model"))
