@@ -149,17 +149,17 @@ def composite_create(
     composite = Composite(
         source_name=upload_display_name(photo), person_found=True, model_name=cut.model_name
     )
-    return _render_and_save(
-        request,
-        composite,
+    inputs = _ComposeInputs(
         picture=decoded.picture,
+        alpha=cut.alpha,
         pixels=decoded.pixels,
         colour=prepared.colour(),
-        alpha=cut.alpha,
-        background=background,
-        files=cut.files,
         canvas=prepared.canvas,
-        photo_owned=True,
+    )
+    files = cut.files
+    del decoded, prepared, cut  # the inputs are let go once the result is encoded
+    return _render_and_save(
+        request, composite, inputs, background=background, files=files, photo_owned=True
     )
 
 
@@ -213,7 +213,8 @@ def composite_recomposite(
         source_bytes = stored_file_read(original.source, missing=MISSING_FILE)
         mask_bytes = stored_file_read(original.mask, missing=MISSING_FILE)
         picture = stored_image_decode(source_bytes)
-        alpha = imaging.png_to_alpha(mask_bytes, size=picture.size)
+        inputs = _ComposeInputs(picture, imaging.png_to_alpha(mask_bytes, size=picture.size))
+        del picture  # the inputs are let go once the result is encoded
         background = background_resolve(
             user=user, choice=request.choice, background_file=background_file, lazy=True
         )
@@ -231,9 +232,7 @@ def composite_recomposite(
         "mask": (mask_bytes, "png"),
     }
     request.timings["mask_reused"] = not is_draft
-    saved = _render_and_save(
-        request, composite, picture=picture, alpha=alpha, background=background, files=files
-    )
+    saved = _render_and_save(request, composite, inputs, background=background, files=files)
     if is_draft:
         composite_delete(user=user, composite_id=original.pk)
     return saved
@@ -300,74 +299,68 @@ class _PhotoRequest:
         self.fmt = fmt
 
 
+@dataclass
+class _ComposeInputs:
+    """What a photo's compose reads: the picture (RGB WxH), its alpha (uint8 HxW or float32
+    0..1) and, for a photo decoded into an array, that array (``pixels``), its colour
+    statistics and the background's canvas made beside (``CanvasBeside``). Let go as soon
+    as the result is encoded: the files' round trips to storage (tens of milliseconds on
+    S3, with any number of requests in them at once) then hold the files' bytes only, not
+    ~12 MB of a 1 MP photo's buffers each."""
+
+    picture: Image.Image | None
+    alpha: np.ndarray | None
+    pixels: np.ndarray | None = None
+    colour: LowColour | None = None
+    canvas: CanvasBeside | None = None
+
+    def release(self) -> None:
+        self.picture = self.alpha = self.pixels = self.colour = self.canvas = None
+
+
 def _render_and_save(
     request: _PhotoRequest,
     composite: Composite,
+    inputs: _ComposeInputs,
     *,
-    picture: Image.Image,
-    alpha: np.ndarray,
     background: ResolvedBackground,
     files: dict[str, FileData | Future[FileData]],
-    canvas: CanvasBeside | None = None,
     photo_owned: bool = False,
-    pixels: np.ndarray | None = None,
-    colour: LowColour | None = None,
 ) -> Composite:
-    """Compose and encode (picture RGB WxH, alpha uint8 HxW or float32 0..1), then store every
-    file (``files``: the source and mask, possibly still being encoded beside) and insert
-    the row; on any failure delete what was written. ``canvas``: the background's canvas,
-    being covered beside (``CanvasBeside``). ``photo_owned``: ``picture`` is given up
-    (a big photo's result may be painted into it: ``render``). ``pixels``: the picture's
-    uint8 array, if the request has one (the compose reads it, and the canvas's array made
-    beside, instead of copies); ``colour``: its statistics made beside."""
-    timings, choice = request.timings, request.choice
-    if photo_owned and isinstance(files.get("source"), Future):
-        files["source"].result()  # encoded from the picture beside: done before painting it
-    with compute_slot(), timed(timings, "compose_ms"):
-        canvas_pixels = canvas.prepared_pixels(picture.size, request.placement) if canvas else None
-        result, covered = render(
-            picture,
-            alpha,
-            mode=choice.mode,
-            placement=request.placement,
-            background=canvas or background.source(),
-            # Only a one-off upload is stored with the composite, as covered here.
-            keep_background=background.image is not None,
-            color=choice.color_rgb,
-            photo_owned=photo_owned,
-            runner=compute_shared,
-            pixels=pixels,
-            canvas_pixels=canvas_pixels,
-            colour=colour,
-        )
-    with compute_slot():
-        result_file, thumbnail_file = _encode_result(result, request.fmt, timings)
-        files = {name: _done(data) for name, data in files.items()}
+    """Compose and encode ``inputs`` (released then), then store every file (``files``: the
+    source and mask, possibly still being encoded beside) and insert the row; on any
+    failure delete what was written. ``photo_owned``: the picture is given up (a big
+    photo's result may be painted into it: ``render``)."""
+    choice = request.choice
+    stored, encoded, (width, height), one_off = _render_and_encode(
+        request, inputs, background, files, photo_owned
+    )
     composite.owner = request.user
     composite.kind = Composite.Kind.IMAGE
     composite.mode, composite.color = choice.mode, choice.color_hex
     composite.output_format = request.fmt
     composite.placement = placement_as_dict(request.placement)
     composite.status, composite.progress = Composite.Status.DONE, 100.0
-    composite.width, composite.height = result.width, result.height
+    composite.width, composite.height = width, height
     composite.started_at = request.started_at
     store_started = time.perf_counter()
     undo = Undo(storage=composite.source.storage)
     files = {
-        **files,
+        **stored,
         **background_attach(
             composite,
             user=request.user,
             background=background,
             save_upload=request.save_upload,
-            one_off=covered if choice.mode == Composite.Mode.IMAGE else None,
+            one_off=one_off,
             undo=undo,
         ),
-        "result": result_file,
-        "thumbnail": thumbnail_file,
+        **encoded,
     }
+    del one_off, stored, encoded
 
     def finish() -> None:
+        timings = request.timings
         timings["store_ms"] = ms(time.perf_counter() - store_started)
         timings["total_ms"] = ms(time.perf_counter() - request.started)
         composite.timings = timings
@@ -377,6 +370,47 @@ def _render_and_save(
     for message in request.notices:
         composite_notice_add(composite, message)
     return composite
+
+
+def _render_and_encode(
+    request: _PhotoRequest,
+    inputs: _ComposeInputs,
+    background: ResolvedBackground,
+    files: dict[str, FileData | Future[FileData]],
+    photo_owned: bool,
+) -> tuple[dict[str, FileData], dict[str, FileData], tuple[int, int], Image.Image | None]:
+    """``files`` finished, the result's files (``result`` and ``thumbnail``), the result's
+    size, and the one-off background as covered (kept with the composite; None for other
+    modes). ``inputs`` are released as soon as the result is composed."""
+    timings, choice = request.timings, request.choice
+    picture, canvas = inputs.picture, inputs.canvas
+    if photo_owned and isinstance(files.get("source"), Future):
+        files["source"].result()  # encoded from the picture beside: done before painting it
+    with compute_slot(), timed(timings, "compose_ms"):
+        canvas_pixels = canvas.prepared_pixels(picture.size, request.placement) if canvas else None
+        result, covered = render(
+            picture,
+            inputs.alpha,
+            mode=choice.mode,
+            placement=request.placement,
+            background=canvas or background.source(),
+            # Only a one-off upload is stored with the composite, as covered here.
+            keep_background=background.image is not None,
+            color=choice.color_rgb,
+            photo_owned=photo_owned,
+            runner=compute_shared,
+            pixels=inputs.pixels,
+            canvas_pixels=canvas_pixels,
+            colour=inputs.colour,
+        )
+    del picture, canvas, canvas_pixels
+    inputs.release()
+    with compute_slot():
+        result_file, thumbnail_file = _encode_result(result, request.fmt, timings)
+        done = {name: _done(data) for name, data in files.items()}
+    one_off = covered if choice.mode == Composite.Mode.IMAGE else None
+    encoded = {"result": result_file, "thumbnail": thumbnail_file}
+    return done, encoded, result.size, one_off
 
 
 def _encode_result(result: Image.Image, fmt: str, timings: Timings) -> tuple[FileData, FileData]:

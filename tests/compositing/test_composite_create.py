@@ -348,3 +348,46 @@ def test_a_jpeg_composed_from_its_arrays_is_pillows_composite_exactly(
     with arrays.result.open("rb") as a, pillows.result.open("rb") as b:
         assert a.read() == b.read()
     assert np.array_equal(mask_of(arrays), mask_of(pillows))
+
+
+@pytest.mark.parametrize("mode", ["image", "color"])
+def test_the_photos_buffers_are_let_go_before_the_files_are_stored(
+    user, builtin_background, real_model, monkeypatch, mode
+):
+    """The store's round trips (tens of ms on S3, many requests at once) hold the files'
+    bytes, not the decoded photo, its array and matte, or the result image."""
+    import weakref
+
+    from compositing.services import photos
+
+    held: dict[str, weakref.ref] = {}
+    real_cut_out, real_encode, real_store = (
+        photos.photo_cut_out,
+        photos._encode_result,
+        photos.files_store_then_insert,
+    )
+
+    def cut_out(photo, decoded, timings, **options):
+        held["decoded"], held["pixels"] = weakref.ref(decoded), weakref.ref(decoded.pixels)
+        cut = real_cut_out(photo, decoded, timings, **options)
+        held["alpha"] = weakref.ref(cut.alpha)
+        return cut
+
+    def encode(result, fmt, timings):
+        held["result"] = weakref.ref(result)
+        return real_encode(result, fmt, timings)
+
+    alive_at_store: list[str] = []
+
+    def store(*args, **kwargs):
+        alive_at_store.extend(name for name, ref in held.items() if ref() is not None)
+        return real_store(*args, **kwargs)
+
+    monkeypatch.setattr(photos, "photo_cut_out", cut_out)
+    monkeypatch.setattr(photos, "_encode_result", encode)
+    monkeypatch.setattr(photos, "files_store_then_insert", store)
+    options = {"background_id": builtin_background.pk} if mode == "image" else {"color": "#102030"}
+    composite = composite_create(user=user, photo=upload(portrait_jpeg()), mode=mode, **options)
+    assert composite.status == Composite.Status.DONE
+    assert set(held) == {"decoded", "pixels", "alpha", "result"}
+    assert alive_at_store == []
