@@ -24,7 +24,8 @@ from django.db.models.fields.files import FieldFile
 from backgrounds import builtin
 from backgrounds.models import Background
 from backgrounds.names import name_check, name_without_controls
-from compositing.imaging import BACKGROUND_FORMATS, encode_image, load_image, make_thumbnail
+from compositing.imaging import BACKGROUND_FORMATS, encode_image, load_image
+from compositing.thumbnails import make_thumbnail
 from vbgsite.errors import FileTooLarge, InvalidOption, NotFound, QuotaExceeded
 from vbgsite.stored_file import StoredFile
 

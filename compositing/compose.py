@@ -292,7 +292,8 @@ def compose_image(
     pixels: np.ndarray | None = None,
     colour: LowColour | None = None,
     pixels_owned: bool = False,
-) -> Image.Image:
+    as_array: bool = False,
+) -> Image.Image | np.ndarray:
     """Composite the person over a new background; returns a new PIL image.
 
     photo: RGB image or uint8 HxWx3. alpha: float32 HxW in 0..1 (uint8 0..255 and L
@@ -313,6 +314,9 @@ def compose_image(
         beforehand (the statistics then need only the matte's part).
     pixels_owned: the caller gives up ``pixels``: the array paste writes into them
         (no result array of its own; the returned image is a copy either way).
+    as_array: where the paste is the array one (above), return its uint8 HxWx3 result
+        itself instead of a PIL copy of it (0.5 ms at 1 MP; what an encoder that reads
+        arrays wants); other paths return their image as always.
     Returns RGB WxH (RGBA for "transparent"). The inputs are not modified (but for
     ``in_place``).
     Raises InvalidOption (unknown mode, missing background/colour), InvalidColor.
@@ -357,7 +361,7 @@ def compose_image(
         used = low if decontaminate else None
         into = pixels if pixels_owned and pixels.flags.writeable else None
         out = paste_arrays(pixels, np.asarray(mask), canvas_pixels, used, runner, into)
-        return Image.fromarray(out, "RGB")
+        return out if as_array else Image.fromarray(out, "RGB")
 
     if canvas is None:  # transparent: the (decontaminated) photo with the matte as A
         out = photo_image.convert("RGBA")

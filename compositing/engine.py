@@ -26,7 +26,7 @@ from PIL import Image
 
 from compositing import heap
 from compositing.compose import compose_image
-from compositing.imaging import encode_image, load_image, make_thumbnail
+from compositing.imaging import encode_image, load_image
 from compositing.mattes import alpha_to_png
 from compositing.placement import Placement, background_canvas
 from compositing.segmentation import (
@@ -42,6 +42,7 @@ from compositing.segmentation import (
     get_segmenter,
 )
 from compositing.side_threads import IDLE, NORMAL, URGENT, PriorityPool
+from compositing.thumbnails import make_thumbnail
 from vbgsite.errors import InvalidImage, ModelUnavailable
 
 logger = logging.getLogger(__name__)

@@ -29,11 +29,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import IO, Literal
 
-import cv2
 import numpy as np
 from PIL import Image, ImageFile, UnidentifiedImageError
 
-from compositing import jpeg_decode, srgb
+from compositing import jpeg_codec, srgb
 from compositing.mattes import alpha_to_png as alpha_to_png  # re-exported: callers use imaging
 from compositing.mattes import alpha_to_uint8 as alpha_to_uint8
 from compositing.mattes import png_to_alpha as png_to_alpha
@@ -285,7 +284,7 @@ def load_image_pixels(
 ) -> Decoded:
     """:func:`load_image` (same checks, same errors), keeping what a photo's model wants:
     a plain JPEG (no colour profile to convert, no orientation to apply) is decoded
-    straight into a numpy array (``jpeg_decode``: libjpeg-turbo with the GIL released,
+    straight into a numpy array (``jpeg_codec``: libjpeg-turbo with the GIL released,
     the same pixels as Pillow's), which the model reads without another copy; the image is
     made from it. An RGBA image keeps its alpha (``Decoded.rgb`` flattens it)."""
     options = {"max_pixels": max_pixels, "min_side": min_side, "max_bytes": max_bytes}
@@ -313,7 +312,7 @@ class Opened:
         orientation = srgb.exif_orientation(image)
         plain = orientation not in srgb.TRANSPOSE and srgb.keeps_pixels(image.mode, icc)
         if keep_pixels and image.format == "JPEG" and plain:
-            pixels = jpeg_decode.decode_rgb(self.raw, *self.size)
+            pixels = jpeg_codec.decode_rgb(self.raw, *self.size)
             if pixels is not None:
                 image.close()
                 return Decoded(None, pixels)
@@ -442,47 +441,3 @@ def _saved(image: Image.Image, fmt: str, **options: object) -> bytes:
         image.save(file, fmt, **options)
         file.seek(0)
         return file.read()
-
-
-# After the integer box reduction, a shrink by at most this much is left to a plain cubic
-# resize (OpenCV): too little to alias, and ~10x quicker than Pillow's filtered resize.
-_CUBIC_MAX_RATIO = 1.25
-
-
-def _shrink(pil: Image.Image, size: tuple[int, int]) -> Image.Image:
-    """``pil`` shrunk to ``size``: box-averaged by the largest whole factor first (cheap,
-    exact), then the rest. Measured against a Lanczos resize of the full image at 864x1152
-    -> 360x480: 2.3 ms and 2.3/255 mean difference (Pillow's bicubic after a 2x box: 5.9 ms
-    and 2.8/255). RGBA (and shrinks left above 1.25x) keep Pillow's resize, which weighs
-    colours by alpha and filters the whole footprint."""
-    factor = int(min(pil.width / size[0], pil.height / size[1]))
-    if factor > 1:
-        pil = pil.reduce(factor)
-    if pil.size == size:
-        return pil
-    ratio = max(pil.width / size[0], pil.height / size[1])
-    if pil.mode in ("RGB", "L") and ratio <= _CUBIC_MAX_RATIO:
-        return Image.fromarray(cv2.resize(np.asarray(pil), size, interpolation=cv2.INTER_CUBIC))
-    return pil.resize(size, Image.Resampling.BICUBIC)
-
-
-def make_thumbnail(
-    image: np.ndarray | Image.Image,
-    max_side: int,
-    *,
-    fmt: OutputFormat | None = None,
-    quality: int = 82,
-) -> bytes:
-    """A small preview: longest side at most ``max_side`` pixels (never enlarged).
-
-    fmt: None picks JPEG for opaque images and WebP (which keeps alpha) for RGBA.
-    """
-    pil = _as_pil(image)
-    width, height = pil.size
-    scale = min(1.0, max_side / max(width, height))
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    if size != pil.size:
-        pil = _shrink(pil, size)
-    if fmt is None:
-        fmt = "webp" if pil.mode == "RGBA" else "jpg"
-    return encode_image(pil, fmt, quality=quality)

@@ -2,12 +2,14 @@
 
 Masks are stored as 8-bit greyscale PNG (255 = person). 8 bits are what the compose step
 uses, and re-compositing from the stored mask gives the same result as the first time.
-Pure: numpy, Pillow and OpenCV; no Django.
+Pure: numpy, Pillow and ISA-L's deflate (``isal``); no Django.
 """
 
 from __future__ import annotations
 
 import io
+import struct
+import zlib
 
 import numpy as np
 from PIL import Image
@@ -40,26 +42,53 @@ def matte_image(alpha: np.ndarray) -> Image.Image:
 def alpha_to_png(alpha: np.ndarray) -> bytes:
     """alpha: float32 HxW in 0..1 (or uint8) -> 8-bit greyscale PNG bytes (255 = person).
 
-    OpenCV's libpng with the "up" filter and zlib's run-length strategy at level 1: a
-    864x1152 mask in about 4.5 ms where Pillow (level 1, RLE, its adaptive filters) takes
-    about 12 ms, for a file within 10 % of the size (masks are flat: rows repeat).
+    Every row is "up"-filtered (its difference from the row above: a matte's rows repeat,
+    so nearly all of it becomes zeros) and the rows are deflated by ISA-L at level 1
+    (``isal``), a strip at a time: 0.5 ms for an 864x1152 mask where OpenCV's libpng (the
+    same filter, zlib's run-length level 1) took 4 ms, for files about a fifth larger (36
+    against 30 kB on the portraits), and no copy of a big mask (48 MB at 48 MP).
     """
     if alpha.ndim != 2:
         raise ValueError(f"alpha must be HxW, got shape {alpha.shape}")
-    import cv2  # deferred: only processes that make masks load OpenCV
+    from isal import isal_zlib  # deferred: only processes that make masks load it
 
-    options = (
-        cv2.IMWRITE_PNG_COMPRESSION,
-        1,
-        cv2.IMWRITE_PNG_STRATEGY,
-        cv2.IMWRITE_PNG_STRATEGY_RLE,
-        cv2.IMWRITE_PNG_FILTER,
-        cv2.IMWRITE_PNG_FILTER_UP,
+    matte = alpha_to_uint8(alpha)
+    height, width = matte.shape
+    deflate = isal_zlib.compressobj(1)
+    parts = []
+    strip = max(1, _PNG_STRIP_BYTES // (width + 1))
+    rows = np.empty((min(strip, height), width + 1), np.uint8)
+    rows[:, 0] = 2  # each row's filter type: "up"
+    for top in range(0, height, strip):
+        band = rows[: min(strip, height - top)]
+        if top:
+            np.subtract(matte[top], matte[top - 1], out=band[0, 1:])
+        else:  # the first row's "row above" is zeros
+            band[0, 1:] = matte[0]
+        below = matte[top + 1 : top + len(band)]
+        np.subtract(below, matte[top : top + len(band) - 1], out=band[1:, 1:])
+        parts.append(deflate.compress(band))
+    parts.append(deflate.flush())
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit grey
+    return b"".join(
+        (
+            _PNG_SIGNATURE,
+            _chunk(b"IHDR", header),
+            _chunk(b"IDAT", b"".join(parts)),
+            _chunk(b"IEND", b""),
+        )
     )
-    ok, data = cv2.imencode(".png", np.ascontiguousarray(alpha_to_uint8(alpha)), options)
-    if not ok:
-        raise ValueError("OpenCV could not encode the mask as PNG")
-    return data.tobytes()
+
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# Rows per strip of ``alpha_to_png``: about this many filtered bytes.
+_PNG_STRIP_BYTES = 1 << 20
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    """A PNG chunk: length, type, data, CRC-32 of the type and data."""
+    crc = zlib.crc32(data, zlib.crc32(kind))
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
 
 
 def png_to_alpha(data: bytes, *, size: tuple[int, int] | None = None) -> np.ndarray:

@@ -305,7 +305,8 @@ def render(
     pixels: np.ndarray | None = None,
     canvas_pixels: np.ndarray | None = None,
     colour: LowColour | None = None,
-) -> tuple[Image.Image, Image.Image | None]:
+    as_array: bool = False,
+) -> tuple[Image.Image | np.ndarray, Image.Image | None]:
     """The saved result for these options: (image, the background canvas behind the person).
 
     photo: RGB WxH; alpha: float32 HxW in 0..1. mode: image | color | blur | transparent.
@@ -325,7 +326,8 @@ def render(
     array, if the caller has one; ``canvas_pixels``: the covered canvas of mode image
     (``covered_canvas``'s) as an array, if the caller made one: ``compose_image`` reads
     them instead of copies of the images; ``colour``: the photo's statistics made
-    beforehand (``compose_image``'s).
+    beforehand (``compose_image``'s); ``as_array``: the result as ``compose_image``'s
+    array where it makes one (the image otherwise).
     """
     mask = matte_image(alpha)
     if placement.channels == "alpha":
@@ -363,6 +365,7 @@ def render(
             pixels=pixels,
             colour=colour,
             pixels_owned=photo_owned,
+            as_array=as_array,
         )
         return result, None if in_place else canvas_bg
     foreground = Image.fromarray(estimate_foreground(photo, mask), "RGB")

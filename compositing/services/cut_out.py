@@ -43,7 +43,8 @@ CANVAS_BESIDE_MAX_PIXELS = 16_000_000
 @dataclass
 class CutOut:
     """A photo's cut-out: the 8-bit matte, the model that made it, and the two files every
-    photo keeps (``source`` JPEG and ``mask`` PNG), still being encoded beside the caller."""
+    photo keeps (``source`` JPEG and ``mask`` PNG), still being encoded beside the caller
+    (the mask once ``mask_file`` is called, when ``photo_cut_out`` was told to wait)."""
 
     alpha: np.ndarray  # uint8 HxW, 255 = person
     model_name: str
@@ -56,6 +57,7 @@ def photo_cut_out(
     timings: Timings,
     *,
     idle: Callable[[], object] | None = None,
+    mask_now: bool = True,
 ) -> CutOut:
     """Run the model on the ``decoded`` upload ``photo`` and check that it shows a person;
     raises NoPerson (or the model's errors) otherwise. The model and the detectors read the
@@ -69,7 +71,9 @@ def photo_cut_out(
     stage's own time (the files' in ``encode_ms``), so on two cores they add up to more
     than the wall time. ``idle``: called once those stages are queued, to queue the
     caller's own work for the side thread's idle time (``engine.Later``), as the picture
-    of a decoded array is (``DecodedPhoto.picture_beside``).
+    of a decoded array is (``DecodedPhoto.picture_beside``). ``mask_now``: False when the
+    caller queues the mask's PNG itself (``mask_file``) once the side thread has nothing
+    more urgent to help with: a composite's compose shares its blurs and bands with it.
     """
     pixels = decoded.take_pixels()  # the model's and the detectors' (read only)
     small = decoded.size[0] * decoded.size[1] <= CANVAS_BESIDE_MAX_PIXELS
@@ -93,12 +97,17 @@ def photo_cut_out(
         has_person = _mask_has_person(alpha)
     if not has_person or not detectors.result():
         raise NoPerson()
-    mask = compute_beside(timed_call, timings, "encode_ms", imaging.alpha_to_png, alpha)
-    return CutOut(
-        alpha=alpha,
-        model_name=model_name,
-        files={"source": file_future(source, "jpg"), "mask": file_future(mask, "png")},
-    )
+    files = {"source": file_future(source, "jpg")}
+    if mask_now:
+        files["mask"] = mask_file(alpha, timings)
+    return CutOut(alpha=alpha, model_name=model_name, files=files)
+
+
+def mask_file(alpha: np.ndarray, timings: Timings) -> Future[FileData]:
+    """The matte's file (an 8-bit PNG), encoded beside the caller; its time in
+    ``encode_ms``."""
+    png = compute_beside(timed_call, timings, "encode_ms", imaging.alpha_to_png, alpha)
+    return file_future(png, "png")
 
 
 def _segment(image: Image.Image | np.ndarray) -> tuple[np.ndarray, str]:

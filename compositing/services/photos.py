@@ -56,7 +56,7 @@ from compositing.services.background_choice import (
 )
 from compositing.services.beside import CanvasBeside, ComposeBeside
 from compositing.services.composites import composite_delete, composite_get
-from compositing.services.cut_out import CANVAS_BESIDE_MAX_PIXELS, photo_cut_out
+from compositing.services.cut_out import CANVAS_BESIDE_MAX_PIXELS, mask_file, photo_cut_out
 from compositing.services.placement import placement_as_dict, placement_parse
 from compositing.services.rate_limits import composite_rate_take
 from compositing.services.stage_timings import Timings, ms, timed, timed_call
@@ -73,6 +73,7 @@ from compositing.services.uploads import (
     stored_image_decode,
     upload_display_name,
 )
+from compositing.thumbnails import make_thumbnail
 from vbgsite.errors import InvalidOption
 
 PHOTO_FORMATS: tuple[str, ...] = ("jpg", "png", "webp")
@@ -145,7 +146,7 @@ def composite_create(
         with timed(request.timings, "decode_ms"):
             decoded, background = _photo_and_background(photo, request, background_file)
         prepared = ComposeBeside(decoded, background, request.placement, request.timings)
-        cut = photo_cut_out(photo, decoded, request.timings, idle=prepared.start)
+        cut = photo_cut_out(photo, decoded, request.timings, idle=prepared.start, mask_now=False)
     composite = Composite(
         source_name=upload_display_name(photo), person_found=True, model_name=cut.model_name
     )
@@ -155,6 +156,7 @@ def composite_create(
         pixels=decoded.pixels,
         colour=prepared.colour(),
         canvas=prepared.canvas,
+        mask_timings=request.timings,
     )
     files = cut.files
     del decoded, prepared, cut  # the inputs are let go once the result is encoded
@@ -306,13 +308,15 @@ class _ComposeInputs:
     statistics and the background's canvas made beside (``CanvasBeside``). Let go as soon
     as the result is encoded: the files' round trips to storage (tens of milliseconds on
     S3, with any number of requests in them at once) then hold the files' bytes only, not
-    ~12 MB of a 1 MP photo's buffers each."""
+    ~12 MB of a 1 MP photo's buffers each. ``mask_timings``: the alpha's PNG (the ``mask``
+    file) is still to be made, once composed (``cut_out.mask_file``), timed there."""
 
     picture: Image.Image | None
     alpha: np.ndarray | None
     pixels: np.ndarray | None = None
     colour: LowColour | None = None
     canvas: CanvasBeside | None = None
+    mask_timings: Timings | None = None
 
     def release(self) -> None:
         self.picture = self.alpha = self.pixels = self.colour = self.canvas = None
@@ -402,33 +406,36 @@ def _render_and_encode(
             pixels=inputs.pixels,
             canvas_pixels=canvas_pixels,
             colour=inputs.colour,
+            as_array=True,
         )
     del picture, canvas, canvas_pixels
-    inputs.release()
     with compute_slot():
-        result_file, thumbnail_file = _encode_result(result, request.fmt, timings)
+        thumbnail, thumbnail_ext = _thumbnail_beside(result, timings)
+        if inputs.mask_timings is not None:  # the side thread has helped the compose: its turn
+            files["mask"] = mask_file(inputs.alpha, inputs.mask_timings)
+        inputs.release()
+        with timed(timings, "encode_ms"):
+            result_file = imaging.encode_image(result, request.fmt, quality=RESULT_QUALITY)
+        thumbnail_file = (thumbnail.result(), thumbnail_ext)
         done = {name: _done(data) for name, data in files.items()}
     one_off = covered if choice.mode == Composite.Mode.IMAGE else None
-    encoded = {"result": result_file, "thumbnail": thumbnail_file}
-    return done, encoded, result.size, one_off
+    encoded = {"result": (result_file, request.fmt), "thumbnail": thumbnail_file}
+    size = result.size if isinstance(result, Image.Image) else result.shape[1::-1]
+    return done, encoded, size, one_off
 
 
-def _encode_result(result: Image.Image, fmt: str, timings: Timings) -> tuple[FileData, FileData]:
-    """The result's file in ``fmt`` and its thumbnail (JPEG, or WebP to keep transparency),
-    the thumbnail made beside the result's encode."""
-    thumbnail_ext = "webp" if result.mode == "RGBA" else "jpg"
+def _thumbnail_beside(
+    result: Image.Image | np.ndarray, timings: Timings
+) -> tuple[Future[bytes], str]:
+    """The result's thumbnail (JPEG, or WebP to keep transparency), made on the side thread
+    while the caller encodes the result (from the compose's array when the result is one:
+    ``thumbnails``), and its extension."""
+    rgba = isinstance(result, Image.Image) and result.mode == "RGBA"
+    ext = "webp" if rgba else "jpg"
     thumbnail = compute_beside(
-        timed_call,
-        timings,
-        "encode_ms",
-        imaging.make_thumbnail,
-        result,
-        THUMBNAIL_SIDE,
-        fmt=thumbnail_ext,
+        timed_call, timings, "encode_ms", make_thumbnail, result, THUMBNAIL_SIDE, fmt=ext
     )
-    with timed(timings, "encode_ms"):
-        result_bytes = imaging.encode_image(result, fmt, quality=RESULT_QUALITY)
-    return (result_bytes, fmt), (thumbnail.result(), thumbnail_ext)
+    return thumbnail, ext
 
 
 def _done(data: FileData | Future[FileData]) -> FileData:

@@ -39,7 +39,6 @@ from django.db import connection, transaction
 from django.utils import timezone
 from PIL import Image
 
-from compositing import imaging
 from compositing.compose import parse_color
 from compositing.engine import get_frame_segmenter
 from compositing.models import Composite
@@ -47,6 +46,7 @@ from compositing.services.background_choice import MISSING_IMAGE
 from compositing.services.stored_files import stored_file_read, stored_files_delete
 from compositing.services.uploads import stored_image_decode
 from compositing.services.video_queue import video_task_enqueue
+from compositing.thumbnails import make_thumbnail
 from compositing.video import VideoCancelled, composite_video
 from vbgsite.errors import AppError, InvalidVideo, NotFound
 from vbgsite.work_files import work_dir
@@ -303,7 +303,7 @@ def _thumbnail(path: Path, rotation: int) -> bytes:
         raise InvalidVideo("The result has no frames.")
     if rotation:
         frame_image = frame_image.rotate(rotation, expand=True)
-    return imaging.make_thumbnail(frame_image, THUMBNAIL_SIDE, fmt="jpg")
+    return make_thumbnail(frame_image, THUMBNAIL_SIDE, fmt="jpg")
 
 
 def _opaque_image(frame: av.VideoFrame) -> Image.Image:

@@ -17,6 +17,7 @@ from rest_framework.test import APIClient
 from accounts.services import token_create
 from compositing import imaging
 from compositing.models import Composite
+from compositing.thumbnails import make_thumbnail
 
 
 @pytest.fixture(autouse=True)
@@ -110,7 +111,7 @@ def stored_composite() -> Callable[..., Composite]:
             "source": ("source.jpg", imaging.encode_image(photo, "jpg", quality=95)),
             "mask": ("mask.png", imaging.alpha_to_png(alpha)),
             "result": ("result.png", imaging.encode_image(result, "png")),
-            "thumbnail": ("thumb.jpg", imaging.make_thumbnail(result, 48, fmt="jpg")),
+            "thumbnail": ("thumb.jpg", make_thumbnail(result, 48, fmt="jpg")),
         }
         for field, (name, data) in files.items():
             getattr(composite, field).save(name, ContentFile(data), save=False)

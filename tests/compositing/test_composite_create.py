@@ -363,7 +363,7 @@ def test_the_photos_buffers_are_let_go_before_the_files_are_stored(
     held: dict[str, weakref.ref] = {}
     real_cut_out, real_encode, real_store = (
         photos.photo_cut_out,
-        photos._encode_result,
+        photos._thumbnail_beside,
         photos.files_store_then_insert,
     )
 
@@ -373,9 +373,9 @@ def test_the_photos_buffers_are_let_go_before_the_files_are_stored(
         held["alpha"] = weakref.ref(cut.alpha)
         return cut
 
-    def encode(result, fmt, timings):
+    def encode(result, timings):  # the thumbnail's start: the result is composed
         held["result"] = weakref.ref(result)
-        return real_encode(result, fmt, timings)
+        return real_encode(result, timings)
 
     alive_at_store: list[str] = []
 
@@ -384,7 +384,7 @@ def test_the_photos_buffers_are_let_go_before_the_files_are_stored(
         return real_store(*args, **kwargs)
 
     monkeypatch.setattr(photos, "photo_cut_out", cut_out)
-    monkeypatch.setattr(photos, "_encode_result", encode)
+    monkeypatch.setattr(photos, "_thumbnail_beside", encode)
     monkeypatch.setattr(photos, "files_store_then_insert", store)
     options = {"background_id": builtin_background.pk} if mode == "image" else {"color": "#102030"}
     composite = composite_create(user=user, photo=upload(portrait_jpeg()), mode=mode, **options)

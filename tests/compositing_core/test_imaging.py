@@ -7,17 +7,18 @@ import io
 import threading
 import warnings
 
+import cv2
 import numpy as np
 import pytest
 from PIL import ExifTags, Image, ImageCms
 
+from compositing import mattes
 from compositing.imaging import (
     BACKGROUND_FORMATS,
     PHOTO_FORMATS,
     alpha_to_png,
     encode_image,
     load_image,
-    make_thumbnail,
     png_to_alpha,
 )
 from tests.compositing_core.factories import (
@@ -330,37 +331,6 @@ def test_encode_accepts_arrays_and_refuses_unknown_formats():
         encode_image(array, "gif")
 
 
-def test_thumbnail_fits_the_box_and_never_enlarges():
-    wide = astronaut().resize((800, 400))
-    with Image.open(io.BytesIO(make_thumbnail(wide, 320))) as thumb:
-        assert thumb.size == (320, 160)
-        assert thumb.format == "JPEG"
-    with Image.open(io.BytesIO(make_thumbnail(astronaut(), 1000))) as thumb:
-        assert thumb.size == (512, 512)
-    transparent = astronaut().convert("RGBA")
-    transparent.putalpha(0)
-    with Image.open(io.BytesIO(make_thumbnail(transparent, 100))) as thumb:
-        assert thumb.format == "WEBP"
-        assert thumb.mode == "RGBA"
-
-
-@pytest.mark.parametrize(
-    "size, box", [((864, 1152), 480), ((1000, 700), 480), ((2048, 1536), 300), ((700, 500), 480)]
-)
-def test_thumbnail_pixels_match_a_filtered_resize(size, box):
-    """Whichever way it shrinks (whole-factor box, then a short cubic step or Pillow's
-    filtered resize), the thumbnail is within a few levels of a Lanczos resize."""
-    picture = astronaut().resize(size, Image.Resampling.LANCZOS)
-    scale = box / max(size)
-    expected_size = (round(size[0] * scale), round(size[1] * scale))
-    expected = np.asarray(picture.resize(expected_size, Image.Resampling.LANCZOS), np.float32)
-    with Image.open(io.BytesIO(make_thumbnail(picture, box, fmt="png"))) as thumb:
-        assert thumb.size == expected_size
-        difference = np.abs(np.asarray(thumb.convert("RGB"), np.float32) - expected)
-    assert difference.mean() < 4.0  # (a box filter is softer than Lanczos: 3.2 at 6.8x)
-    assert np.percentile(difference, 99) < 40
-
-
 # ------------------------------------------------------------------------------ masks
 
 
@@ -372,6 +342,27 @@ def test_mask_round_trip_is_within_half_a_level():
     restored = png_to_alpha(data, size=(160, 90))
     assert restored.dtype == np.float32
     assert np.abs(restored - alpha).max() <= 0.5 / 255 + 1e-6
+
+
+@pytest.mark.parametrize("strip_bytes", [1 << 20, 100])
+@pytest.mark.parametrize("shape", [(1, 1), (1, 7), (5, 1), (317, 229), (1152, 864)])
+def test_mask_png_is_a_valid_png_of_exactly_the_matte(shape, strip_bytes, monkeypatch):
+    """Every decoder reads back the exact matte, whatever the size and however the rows
+    fall into strips (a strip's first row is filtered against the previous strip's last)."""
+    monkeypatch.setattr(mattes, "_PNG_STRIP_BYTES", strip_bytes)
+    rng = np.random.default_rng(shape[0] * 1000 + shape[1])
+    matte = np.zeros(shape, np.uint8)
+    matte[shape[0] // 3 :, shape[1] // 4 :] = 255
+    band = rng.random(shape) < 0.1
+    matte[band] = rng.integers(0, 256, int(band.sum()), dtype=np.uint8)
+    data = alpha_to_png(matte)
+    with Image.open(io.BytesIO(data)) as checked:
+        checked.verify()  # chunk CRCs, the zlib stream's checksum
+    with Image.open(io.BytesIO(data)) as mask:
+        assert (mask.format, mask.mode, mask.size) == ("PNG", "L", shape[::-1])
+        assert np.array_equal(np.asarray(mask), matte)
+    decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    assert np.array_equal(decoded, matte)
 
 
 def test_mask_out_of_range_values_are_clipped_not_wrapped():

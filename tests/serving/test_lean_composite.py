@@ -11,6 +11,7 @@ from PIL import Image
 
 from compositing import imaging
 from compositing.compose import compose_image, estimate_foreground
+from compositing.thumbnails import make_thumbnail
 from tests.segmentation.photos import photo
 
 
@@ -69,7 +70,7 @@ def test_alpha_to_uint8_rounds_and_clips_in_strips():
 
 def test_thumbnail_is_close_to_a_full_lanczos_resize():
     picture = Image.fromarray(photo("astronaut", size=(1152, 864)))
-    data = imaging.make_thumbnail(picture, 480, fmt="png")
+    data = make_thumbnail(picture, 480, fmt="png")
     with Image.open(io.BytesIO(data)) as thumbnail:
         small = np.asarray(thumbnail.convert("RGB"), np.int16)
     reference = np.asarray(picture.resize((480, 360), Image.Resampling.LANCZOS), np.int16)

@@ -1,4 +1,6 @@
-"""Plain JPEGs decoded by libjpeg-turbo straight into a numpy array (simplejpeg).
+"""JPEGs between files and numpy arrays by libjpeg-turbo (simplejpeg), the GIL released.
+
+Decoding plain JPEGs straight into a numpy array:
 
 Pillow decodes a JPEG into its own image memory (4 bytes a pixel, from a Python loop over
 the file's chunks); the model then wants the pixels as a uint8 HxWx3 array: a second copy
@@ -10,6 +12,11 @@ draws with is then made from the array (0.5 ms).
 Only clean files take this path: any libjpeg warning (a scan cut short, corrupt data,
 extraneous bytes) returns None, and the caller decodes with Pillow, which accepts or
 refuses the file as it always has.
+
+Encoding an array (``encode_rgb``, for thumbnails): Pillow would first copy the array into
+its own image memory (0.5 ms at 1 MP) and then encode it in chunks, taking the GIL back
+between them, so another busy thread of the process holds every chunk up: a 1 MP JPEG took
+24 ms beside a spinning Python thread, against 7.6 ms here (3.7 and 4.5 ms alone).
 """
 
 from __future__ import annotations
@@ -26,3 +33,13 @@ def decode_rgb(raw: bytes, width: int, height: int) -> np.ndarray | None:
     except ValueError:  # simplejpeg's one error: what libjpeg said (warnings too, strict)
         return None
     return pixels if pixels.shape == (height, width, 3) else None
+
+
+def encode_rgb(pixels: np.ndarray, quality: int) -> bytes:
+    """uint8 HxWx3 RGB (any strides) as a baseline JPEG of ``quality`` (1..100), 4:2:0,
+    accurate DCT, with no metadata but the JFIF header."""
+    if pixels.dtype != np.uint8 or pixels.ndim != 3 or pixels.shape[2] != 3:
+        raise ValueError(f"expected uint8 HxWx3 pixels, got {pixels.dtype} {pixels.shape}")
+    return simplejpeg.encode_jpeg(
+        np.ascontiguousarray(pixels), quality, "RGB", "420", fastdct=False
+    )

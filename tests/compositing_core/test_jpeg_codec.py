@@ -1,4 +1,4 @@
-"""Plain JPEGs decoded straight into the array the model reads (``compositing.jpeg_decode``):
+"""Plain JPEGs decoded straight into the array the model reads (``compositing.jpeg_codec``):
 the same pixels as Pillow's decode, and every other file decoded by Pillow as before."""
 
 from __future__ import annotations
