@@ -109,30 +109,34 @@ def guided_pass(rgb, grid, y0s, y1s, wys, x0s, x1s, wxs, spans, quads, out, scal
     """``out[y, x] = clamp(a·I + b, 0, 1) * scale + offset`` with (a, b) the bilinear
     interpolation of ``grid`` (4 x h x w) at the pixel: the columns first, then the rows,
     the order (and float32 rounding) of the former numpy version. ``spans[c]`` is the first
-    output column whose left grid column (``x0s``) is ``c`` or more, so a row goes quad by
-    quad: a saturated quad's run of pixels is filled at once, the formula runs on the
-    others' pixels. Compiled by numba: ~2 ms at 1 MP against ~5 ms for numpy's gathers and
-    temporaries, and no strip buffers."""
+    output column whose left grid column (``x0s``) is ``c`` or more, so a row goes run by
+    run of quads in the same state: a saturated run's pixels are filled at once (a row of
+    a portrait is a few runs), the formula runs on the uncertain quads' pixels. Compiled by
+    numba: 1.7 ms at 1 MP (3.8 quad by quad, ~5 for numpy's gathers and temporaries)."""
     height = out.shape[0]
+    columns = spans.shape[0] - 1
     full = np.float32(1.0) * scale + offset
     for y in range(height):
         r0, r1, wy = y0s[y], y1s[y], wys[y]
-        for c0 in range(spans.shape[0] - 1):
-            start, stop = spans[c0], spans[c0 + 1]
+        c0 = 0
+        while c0 < columns:
             state = quads[r0, c0]
+            end = c0 + 1
+            while end < columns and quads[r0, end] == state:
+                end += 1
+            start, stop = spans[c0], spans[end]
+            c0 = end
             if state == _ZERO:
-                for x in range(start, stop):
-                    out[y, x] = 0
+                out[y, start:stop] = 0
             elif state == _ONE:
-                for x in range(start, stop):
-                    out[y, x] = full
+                out[y, start:stop] = full
             else:
                 for x in range(start, stop):
-                    c1, wx = x1s[x], wxs[x]
+                    left, c1, wx = x0s[x], x1s[x], wxs[x]
                     q = np.float32(0.0)
                     for k in range(4):
-                        upper = grid[k, r0, c0] + wx * (grid[k, r0, c1] - grid[k, r0, c0])
-                        lower = grid[k, r1, c0] + wx * (grid[k, r1, c1] - grid[k, r1, c0])
+                        upper = grid[k, r0, left] + wx * (grid[k, r0, c1] - grid[k, r0, left])
+                        lower = grid[k, r1, left] + wx * (grid[k, r1, c1] - grid[k, r1, left])
                         value = upper + wy * (lower - upper)
                         q += value * np.float32(rgb[y, x, k]) if k < 3 else value
                     q = min(max(q, np.float32(0.0)), np.float32(1.0))
