@@ -409,6 +409,8 @@ def encode_image(
     RGBA keeps its alpha in PNG and WebP; JPEG has none, so it is flattened onto white.
     """
     key = _normalise_format(fmt)
+    if key == "jpg" and isinstance(image, np.ndarray) and image.ndim == 3 and image.shape[2] == 3:
+        return jpeg_codec.encode_rgb(image, quality)  # Pillow's bytes, without its copy
     pil = _as_pil(image)
     if pil.mode not in {"RGB", "RGBA", "L"}:
         pil = pil.convert("RGBA" if "A" in pil.mode or "transparency" in pil.info else "RGB")

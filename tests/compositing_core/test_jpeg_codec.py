@@ -1,5 +1,6 @@
 """Plain JPEGs decoded straight into the array the model reads (``compositing.jpeg_codec``):
-the same pixels as Pillow's decode, and every other file decoded by Pillow as before."""
+the same pixels as Pillow's decode, and every other file decoded by Pillow as before; and
+arrays encoded into the same bytes as Pillow's encoder writes for them."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import numpy as np
 import pytest
 from PIL import ExifTags, Image, ImageCms
 
-from compositing.imaging import load_image, load_image_pixels, open_image
+from compositing.imaging import encode_image, load_image, load_image_pixels, open_image
+from compositing.jpeg_codec import encode_rgb
 from tests.compositing_core.factories import LIMITS, astronaut, encode
 from vbgsite import errors
 
@@ -94,3 +96,26 @@ def test_the_header_is_checked_when_opened_and_the_pixels_decoded_on_another_thr
     thread.start()
     thread.join()
     assert np.array_equal(decoded[0].pixels, _pillow_pixels(data))
+
+
+@pytest.mark.parametrize("quality", [82, 90, 95])
+@pytest.mark.parametrize("shape", [(512, 512), (1153, 865), (37, 61)])
+def test_an_array_encodes_to_pillows_very_bytes(shape, quality):
+    """``encode_rgb`` (OpenCV's libjpeg-turbo, no copy into Pillow's memory) writes what
+    Pillow's ``save(..., "JPEG", quality=q)`` writes for the same pixels: the results and
+    thumbnails are the files they always were. A crop (strided rows) as well."""
+    rng = np.random.default_rng(shape[0])
+    picture = np.asarray(astronaut().resize(shape[::-1]), np.int16)
+    pixels = np.clip(picture + rng.integers(-20, 21, picture.shape), 0, 255).astype(np.uint8)
+    for array in (pixels, pixels[1:, 2:]):
+        written = io.BytesIO()
+        Image.fromarray(np.ascontiguousarray(array)).save(written, "JPEG", quality=quality)
+        assert encode_rgb(array, quality) == written.getvalue()
+        assert encode_image(array, "jpg", quality=quality) == written.getvalue()
+
+
+def test_encode_rgb_refuses_what_is_not_8_bit_rgb():
+    with pytest.raises(ValueError):
+        encode_rgb(np.zeros((8, 8, 3), np.float32), 90)
+    with pytest.raises(ValueError):
+        encode_rgb(np.zeros((8, 8, 4), np.uint8), 90)
