@@ -2,8 +2,9 @@
 
 Opaque pictures (RGB or grey, PIL images or uint8 arrays) are shrunk as arrays: a box
 average by the largest whole factor (OpenCV's area resize, the same integers as Pillow's
-``reduce`` at a whole factor), then a short cubic step (or another area resize when more
-than ``_CUBIC_MAX_RATIO`` is left), and a JPEG is encoded straight from the array
+``reduce`` at a whole factor; a PIL image's own ``reduce``, so a big one is never copied
+whole), then a short cubic step (or another area resize when more than
+``_CUBIC_MAX_RATIO`` is left), and a JPEG is encoded straight from the array
 (``jpeg_codec.encode_rgb``). A 1 MP result's 480 px thumbnail: 1.5 ms from its array,
 against 3.7 ms through Pillow's ``reduce``, its image memory and its encoder. Pictures
 with transparency keep Pillow's filtered resize, which weighs colours by their alpha.
@@ -35,6 +36,12 @@ def make_thumbnail(
 
     fmt: None picks JPEG for opaque images and WebP (which keeps alpha) for RGBA.
     """
+    if isinstance(image, Image.Image) and image.mode in ("RGB", "L"):
+        # Pillow's own whole-factor box first: no array copy of a big picture (144 MB at
+        # 48 MP), then the small rest as an array.
+        size = _fitted(image.size, max_side)
+        factor = int(min(image.width / size[0], image.height / size[1]))
+        image = image.reduce(factor) if factor > 1 else image
     pixels = _opaque_pixels(image)
     if pixels is None:  # with transparency (or another mode): Pillow's way
         return _pillow_thumbnail(_as_image(image), max_side, fmt, quality)

@@ -74,3 +74,18 @@ def test_thumbnail_of_a_grey_array_and_an_rgba_array():
     rgba[:, :256, 3] = 0  # half transparent: the preview keeps it
     with Image.open(io.BytesIO(make_thumbnail(rgba, 128))) as thumb:
         assert (thumb.format, thumb.mode) == ("WEBP", "RGBA")
+
+
+def test_a_big_pictures_thumbnail_never_copies_it_whole():
+    """A 12 MP result's preview: Pillow's own box reduction first, so no array of the whole
+    picture (36 MB here; 144 MB at 48 MP) is made on the way."""
+    import tracemalloc
+
+    picture = astronaut().resize((3000, 4000))
+    tracemalloc.start()
+    try:
+        make_thumbnail(picture, 480)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 << 20  # numpy's arrays are traced: a whole copy would be 36 MB
