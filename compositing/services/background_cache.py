@@ -83,6 +83,13 @@ def cached_canvas(key: Hashable, make: Callable[[], Image.Image]) -> tuple[Image
     return image, False
 
 
+def canvas_cached(key: Hashable) -> bool:
+    """Whether a canvas is cached under ``key`` (its place in the order is left as is)."""
+    with _lock:
+        cache = _current()
+        return cache is not None and key in cache
+
+
 def cached_canvas_pixels(key: Hashable) -> np.ndarray | None:
     """The canvas cached under ``key`` as a read-only uint8 HxWx3 array (the array paste of
     ``compose_arrays`` reads it), made on first request and kept with it while the budget

@@ -19,9 +19,11 @@ saying so (``composite_notices``).
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import PurePosixPath
 from typing import IO, Any
 
@@ -34,7 +36,11 @@ from compositing import imaging
 from compositing.compose import parse_color
 from compositing.models import Composite
 from compositing.placement import Placement, background_canvas, background_rows
-from compositing.services.background_cache import cached_canvas, cached_canvas_pixels
+from compositing.services.background_cache import (
+    cached_canvas,
+    cached_canvas_pixels,
+    canvas_cached,
+)
 from compositing.services.stored_files import FileData, Undo, stored_file_read
 from compositing.services.uploads import (
     image_upload_decode,
@@ -93,9 +99,24 @@ class ResolvedBackground:
     def source(self) -> Image.Image | _LibraryCanvases | None:
         """What ``compositing.placement.render`` takes as ``background``: the image, or for
         a lazily resolved library entry an object whose ``canvas(size, placement)`` gives
-        the covered image (cached per process; read-only)."""
+        the covered image (cached per process; read-only), the same object every time."""
         if self.image is not None or self.library is None:
             return self.image
+        return self._canvases
+
+    def prefetch(self, size: tuple[int, int], placement: Placement) -> None:
+        """For a lazily resolved library entry whose canvas for ``size`` and ``placement``
+        this process has not cached: read and decode its image now, while the caller
+        waits for something else (a photo's composite: the photo's decode on the side
+        thread), so that making the canvas later is only the cover. On a miss (a worker's
+        first composite, a new photo size) the side thread read, decoded and covered
+        after the model's side work, and the compose waited for it. Nothing to do
+        otherwise. Raises NotFound when the stored image is gone."""
+        if self.image is None and self.library is not None:
+            self._canvases.prefetch(size, placement)
+
+    @cached_property
+    def _canvases(self) -> _LibraryCanvases:
         return _LibraryCanvases(self.library)
 
 
@@ -106,6 +127,12 @@ class _LibraryCanvases:
     def __init__(self, library: Background) -> None:
         self.library = library
         self._decoded: Image.Image | None = None
+        self._decoding = threading.Lock()  # read and decoded once, whichever thread asks
+
+    def prefetch(self, size: tuple[int, int], placement: Placement) -> None:
+        """The image read and decoded now, unless the canvas is cached already."""
+        if not canvas_cached(self._key(size, placement)):
+            self._image()
 
     def canvas(self, size: tuple[int, int], placement: Placement) -> tuple[Image.Image, bool]:
         """(the covered image, whether it is the caller's own to paint on: not when cached)"""
@@ -133,10 +160,11 @@ class _LibraryCanvases:
         return background_rows(self._image(), size, placement)
 
     def _image(self) -> Image.Image:
-        if self._decoded is None:
-            data = stored_file_read(self.library.image, missing=MISSING_IMAGE)
-            self._decoded = stored_image_decode(data)
-        return self._decoded
+        with self._decoding:
+            if self._decoded is None:
+                data = stored_file_read(self.library.image, missing=MISSING_IMAGE)
+                self._decoded = stored_image_decode(data)
+            return self._decoded
 
 
 def background_choice_check(

