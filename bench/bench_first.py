@@ -96,7 +96,8 @@ def main(argv: list[str] | None = None) -> None:
         client = Client(args.port, token, background, photo)
         walls.append(one_start(args, env, client))
         timings.append(client.timings[-args.composites :])
-    print(f"{args.checkout}: {args.starts} starts, {args.composites} composites each ({args.size}):")
+    count = f"{args.starts} starts, {args.composites} composites each"
+    print(f"{args.checkout}: {count} ({args.size}):")
     for index in range(args.composites):
         totals = [run[index].get("total_ms", 0.0) for run in timings]
         stages = ", ".join(
