@@ -255,7 +255,7 @@ def _photo_and_background(
         )
         if small and request.placement.channels != "alpha":  # (the matte alone: no canvas)
             # A library image not cached at this size: decoded beside the photo's.
-            background.prefetch(opened.opened.size, request.placement)
+            background.prefetch(opened.upright_size, request.placement)
     except Exception:
         decoding.result()  # raises the photo's error, if any
         raise

@@ -13,7 +13,7 @@ import numpy as np
 from django.conf import settings
 from PIL import Image
 
-from compositing import imaging
+from compositing import imaging, srgb
 from compositing.compose_arrays import ARRAYS_MAX_PIXELS
 from compositing.engine import Later
 from compositing.jpeg_strip import jpeg_without_metadata
@@ -106,6 +106,9 @@ class OpenedPhoto:
 
     opened: imaging.Opened
     label: str
+    # (width, height) once decoded: the header's, swapped when the EXIF orientation turns
+    # it a quarter (read here, before a decode on another thread reads the same image).
+    upright_size: tuple[int, int]
 
     @property
     def pixel_count(self) -> int:
@@ -135,7 +138,9 @@ def photo_upload_open(upload: bytes | IO[bytes], *, label: str) -> OpenedPhoto:
             max_bytes=settings.VBG_MAX_UPLOAD_BYTES,
             allowed_formats=imaging.PHOTO_FORMATS,
         )
-    return OpenedPhoto(opened, label)
+    width, height = opened.size
+    quarter = srgb.exif_orientation(opened.image) in (5, 6, 7, 8)
+    return OpenedPhoto(opened, label, (height, width) if quarter else (width, height))
 
 
 @contextmanager

@@ -257,3 +257,21 @@ def test_a_stored_jpeg_decodes_to_pillows_pixels_and_other_formats_still_decode(
             assert np.array_equal(np.asarray(decoded), expected)
         png = stored_image_decode(encode(image, "PNG"))
         assert np.array_equal(np.asarray(png), np.asarray(image.convert("RGB")))
+
+
+def test_the_prefetch_asks_for_the_upright_photos_canvas(user, real_model, reads):
+    """A photo stored sideways (EXIF orientation 6) is composited upright: the canvas the
+    prefetch looks for is the upright size's, so a second composite reads nothing."""
+    from compositing.services.uploads import photo_upload_decode, photo_upload_open
+    from tests.compositing.conftest import exif_rotated_jpeg
+
+    data, upright = exif_rotated_jpeg()
+    opened = photo_upload_open(upload(data), label="Photo")
+    assert opened.opened.size == upright[::-1] and opened.upright_size == upright
+    assert photo_upload_decode(upload(data), label="Photo").size == upright
+    assert photo_upload_open(upload(portrait_jpeg()), label="Photo").upright_size == (512, 512)
+    background = make_background(user, name="Lake")
+    options = {"mode": "image", "background_id": background.pk}
+    for _ in range(2):
+        composite_create(user=user, photo=upload(data), **options)
+    assert reads == [background.image.name]
