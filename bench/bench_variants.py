@@ -6,10 +6,12 @@
 tried faster, and with less noise, here: a variants file defines ``VARIANTS``, a dict of
 name -> a function that switches the process to that variant (typically by patching a
 module attribute, and switching it back for the other names). Each round calls every
-variant's function, then makes one 1 MP composite (``composite_create``, a built-in
-background, SQLite and media in a temporary folder); the process is set up as a gunicorn
-worker is (malloc arenas and thresholds, torch and OpenCV at one thread, the model warmed
-as in the master and the worker, ``gc.freeze``). Printed per variant: the median of the
+variant's function, then makes one 1 MP composite (``photos.composite_create``, looked up
+each round so a variant may replace it too; a built-in background, SQLite and media in a
+temporary folder). Side threads already started keep the code they run: a variant that
+patches their loop sets ``engine._beside = None`` for a new pool. The process is set up
+as a gunicorn worker is (malloc arenas and thresholds, torch and OpenCV at one thread, the
+model warmed as in the master and the worker, ``gc.freeze``). Printed per variant: the median of the
 server's ``timings.total_ms`` (the service time ``bench_load`` reports) with its quartiles,
 and the stages' medians. The machine's drift shifts every variant alike.
 """
@@ -81,7 +83,7 @@ def main(argv: list[str] | None = None) -> None:
 
     from backgrounds.models import Background
     from compositing import engine
-    from compositing.services.photos import composite_create
+    from compositing.services import photos
 
     user = get_user_model().objects.create_user("bench", password="bench-Password-1")
     background = Background.objects.filter(owner=None).order_by("name").first().pk
@@ -98,7 +100,7 @@ def main(argv: list[str] | None = None) -> None:
     for round_ in range(args.runs + 4):  # the first rounds warm every variant
         for name, switch in variants.items():
             switch()
-            made = composite_create(
+            made = photos.composite_create(  # looked up each time: a variant may replace it
                 user=user, photo=io.BytesIO(photo), mode="image", background_id=background
             )
             if round_ >= 4:
